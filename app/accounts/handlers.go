@@ -1,0 +1,100 @@
+package accounts
+
+import (
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/hookline/hookline/app/httpapi"
+)
+
+type handlers struct{ svc *Service }
+
+type keyResponse struct {
+	ID          string     `json:"id"`
+	Name        string     `json:"name"`
+	Prefix      string     `json:"prefix"`
+	UserID      string     `json:"user_id"`
+	Permissions []string   `json:"permissions"`
+	CreatedAt   time.Time  `json:"created_at"`
+	LastUsedAt  *time.Time `json:"last_used_at"`
+	RevokedAt   *time.Time `json:"revoked_at"`
+}
+
+func newKeyResponse(k APIKey) keyResponse {
+	return keyResponse{ID: k.ID, Name: k.Name, Prefix: k.Prefix, UserID: k.UserID, Permissions: k.Permissions,
+		CreatedAt: k.CreatedAt, LastUsedAt: httpapi.Time(k.LastUsedAt), RevokedAt: httpapi.Time(k.RevokedAt)}
+}
+
+type keyCreated struct {
+	keyResponse
+	APIKey string `json:"api_key"`
+}
+
+type meResponse struct {
+	Account struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+	} `json:"account"`
+	User struct {
+		ID    string `json:"id"`
+		Email string `json:"email"`
+	} `json:"user"`
+	Key struct {
+		ID          string   `json:"id"`
+		Name        string   `json:"name"`
+		Permissions []string `json:"permissions"`
+	} `json:"key"`
+	// Label names the connection for people, e.g. in Zapier's account list.
+	Label string `json:"label"`
+}
+
+func (h *handlers) me(c *fiber.Ctx) error {
+	p := httpapi.Principal(c)
+	u, err := h.svc.User(c.UserContext(), p.AccountID, p.UserID)
+	if err != nil {
+		return err
+	}
+	var r meResponse
+	r.Account.ID, r.Account.Name = p.AccountID, p.AccountName
+	r.User.ID, r.User.Email = u.ID, u.Email
+	r.Key.ID, r.Key.Name, r.Key.Permissions = p.KeyID, p.KeyName, p.Perms.List()
+	r.Label = p.AccountName + " (" + p.KeyName + ")"
+	return c.JSON(r)
+}
+
+func (h *handlers) createKey(c *fiber.Ctx) error {
+	var req NewKey
+	if err := httpapi.DecodeJSON(c, &req); err != nil {
+		return err
+	}
+	k, raw, err := h.svc.CreateKey(c.UserContext(), httpapi.Principal(c), req)
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(keyCreated{keyResponse: newKeyResponse(k), APIKey: raw})
+}
+
+func (h *handlers) listKeys(c *fiber.Ctx) error {
+	limit, after, err := httpapi.ListParams(c)
+	if err != nil {
+		return err
+	}
+	keys, next, err := h.svc.ListKeys(c.UserContext(), httpapi.Principal(c), after, limit)
+	if err != nil {
+		return err
+	}
+	out := make([]keyResponse, len(keys))
+	for i, k := range keys {
+		out[i] = newKeyResponse(k)
+	}
+	return c.JSON(httpapi.NewPage(out, next))
+}
+
+func (h *handlers) revokeKey(c *fiber.Ctx) error {
+	k, err := h.svc.RevokeKey(c.UserContext(), httpapi.Principal(c), httpapi.Param(c, "id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(newKeyResponse(k))
+}

@@ -1,0 +1,234 @@
+package accounts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hookline/hookline/app/apperr"
+	"github.com/hookline/hookline/app/store"
+)
+
+type accountStore struct {
+	rdb  redis.UniversalClient
+	keys store.Keys
+}
+
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMS(s string) time.Time {
+	n, _ := strconv.ParseInt(s, 10, 64)
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(n).UTC()
+}
+
+func splitList(s string) []string {
+	if s == "" {
+		return []string{}
+	}
+	return strings.Split(s, ",")
+}
+
+// create writes an account, its owner and the owner's key in one
+// transaction, after claiming the owner's login email.
+func (s *accountStore) create(ctx context.Context, a Account, u User, pwHash string, k APIKey, keyHash string) error {
+	emailKey := s.keys.UserEmail(strings.ToLower(u.Email))
+	ok, err := s.rdb.SetNX(ctx, emailKey, a.ID+" "+u.ID, 0).Result()
+	if err != nil {
+		return fmt.Errorf("accounts: claim email: %w", err)
+	}
+	if !ok {
+		return apperr.InvalidField("email", "is already registered")
+	}
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, s.keys.Account(a.ID), "id", a.ID, "name", a.Name, "status", a.Status, "created_at", ms(a.CreatedAt))
+		p.HSet(ctx, s.keys.User(a.ID, u.ID), "id", u.ID, "email", u.Email, "name", u.Name,
+			"password_hash", pwHash, "perms", strings.Join(u.Permissions, ","), "created_at", ms(u.CreatedAt))
+		p.ZAdd(ctx, s.keys.Users(a.ID), redis.Z{Member: u.ID})
+		s.writeKey(ctx, p, k, keyHash)
+		return nil
+	})
+	if err != nil {
+		// The email claim must not outlive a failed account.
+		_ = s.rdb.Del(ctx, emailKey).Err()
+		return fmt.Errorf("accounts: create account: %w", err)
+	}
+	// The account list is for operators; keys of one account stay in its slot.
+	if err := s.rdb.SAdd(ctx, s.keys.Accounts(), a.ID).Err(); err != nil {
+		return fmt.Errorf("accounts: list account: %w", err)
+	}
+	return nil
+}
+
+func (s *accountStore) writeKey(ctx context.Context, p redis.Pipeliner, k APIKey, keyHash string) {
+	p.HSet(ctx, s.keys.APIKey(k.AccountID, k.ID), "id", k.ID, "user_id", k.UserID, "name", k.Name,
+		"prefix", k.Prefix, "hash", keyHash, "perms", strings.Join(k.Permissions, ","),
+		"created_at", ms(k.CreatedAt), "last_used_at", 0, "revoked_at", 0)
+	p.ZAdd(ctx, s.keys.APIKeys(k.AccountID), redis.Z{Member: k.ID})
+}
+
+// addKey stores a new key, then its lookup index; a key is usable only once
+// both exist.
+func (s *accountStore) addKey(ctx context.Context, k APIKey, keyHash string) error {
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		s.writeKey(ctx, p, k, keyHash)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("accounts: add key: %w", err)
+	}
+	return s.indexKey(ctx, k, keyHash)
+}
+
+func (s *accountStore) indexKey(ctx context.Context, k APIKey, keyHash string) error {
+	if err := s.rdb.Set(ctx, s.keys.APIKeyIndex(keyHash), k.AccountID+" "+k.ID+" "+k.UserID, 0).Err(); err != nil {
+		return fmt.Errorf("accounts: index key: %w", err)
+	}
+	return nil
+}
+
+func (s *accountStore) account(ctx context.Context, id string) (Account, error) {
+	m, err := s.rdb.HGetAll(ctx, s.keys.Account(id)).Result()
+	if err != nil {
+		return Account{}, fmt.Errorf("accounts: load account: %w", err)
+	}
+	if len(m) == 0 {
+		return Account{}, apperr.NotFound("account")
+	}
+	return accountFrom(m), nil
+}
+
+func accountFrom(m map[string]string) Account {
+	return Account{ID: m["id"], Name: m["name"], Status: m["status"], CreatedAt: fromMS(m["created_at"])}
+}
+
+func userFrom(acct string, m map[string]string) User {
+	return User{ID: m["id"], AccountID: acct, Email: m["email"], Name: m["name"],
+		Permissions: splitList(m["perms"]), CreatedAt: fromMS(m["created_at"])}
+}
+
+func keyFrom(acct string, m map[string]string) APIKey {
+	return APIKey{ID: m["id"], AccountID: acct, UserID: m["user_id"], Name: m["name"], Prefix: m["prefix"],
+		Permissions: splitList(m["perms"]), CreatedAt: fromMS(m["created_at"]),
+		LastUsedAt: fromMS(m["last_used_at"]), RevokedAt: fromMS(m["revoked_at"])}
+}
+
+// lookup is one authentication's reads: the index, then key, account and
+// user in one round trip.
+type lookup struct {
+	key     APIKey
+	hash    string
+	account Account
+	user    User
+	userOK  bool
+}
+
+var errNoKey = errors.New("no such key")
+
+func (s *accountStore) lookupKey(ctx context.Context, keyHash string) (lookup, error) {
+	ref, err := s.rdb.Get(ctx, s.keys.APIKeyIndex(keyHash)).Result()
+	if errors.Is(err, redis.Nil) {
+		return lookup{}, errNoKey
+	}
+	if err != nil {
+		return lookup{}, fmt.Errorf("accounts: key index: %w", err)
+	}
+	parts := strings.Fields(ref)
+	if len(parts) != 3 {
+		return lookup{}, fmt.Errorf("accounts: key index entry %q is corrupt", ref)
+	}
+	acct, keyID, userID := parts[0], parts[1], parts[2]
+	p := s.rdb.Pipeline()
+	kc := p.HGetAll(ctx, s.keys.APIKey(acct, keyID))
+	ac := p.HGetAll(ctx, s.keys.Account(acct))
+	uc := p.HGetAll(ctx, s.keys.User(acct, userID))
+	if _, err := p.Exec(ctx); err != nil {
+		return lookup{}, fmt.Errorf("accounts: load key: %w", err)
+	}
+	km := kc.Val()
+	if len(km) == 0 || len(ac.Val()) == 0 {
+		return lookup{}, errNoKey
+	}
+	return lookup{
+		key: keyFrom(acct, km), hash: km["hash"], account: accountFrom(ac.Val()),
+		user: userFrom(acct, uc.Val()), userOK: len(uc.Val()) > 0,
+	}, nil
+}
+
+func (s *accountStore) touchKey(ctx context.Context, acct, id string, at time.Time) error {
+	return s.rdb.HSet(ctx, s.keys.APIKey(acct, id), "last_used_at", ms(at)).Err()
+}
+
+func (s *accountStore) key(ctx context.Context, acct, id string) (APIKey, string, error) {
+	m, err := s.rdb.HGetAll(ctx, s.keys.APIKey(acct, id)).Result()
+	if err != nil {
+		return APIKey{}, "", fmt.Errorf("accounts: load key: %w", err)
+	}
+	if len(m) == 0 {
+		return APIKey{}, "", apperr.NotFound("API key")
+	}
+	return keyFrom(acct, m), m["hash"], nil
+}
+
+func (s *accountStore) listKeys(ctx context.Context, acct, after string, limit int) ([]APIKey, string, error) {
+	page, next, err := store.PageDesc(ctx, s.rdb, s.keys.APIKeys(acct), after, limit)
+	if err != nil {
+		return nil, "", err
+	}
+	p := s.rdb.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, len(page))
+	for i, id := range page {
+		cmds[i] = p.HGetAll(ctx, s.keys.APIKey(acct, id))
+	}
+	if len(page) > 0 {
+		if _, err := p.Exec(ctx); err != nil {
+			return nil, "", fmt.Errorf("accounts: list keys: %w", err)
+		}
+	}
+	out := make([]APIKey, 0, len(page))
+	for _, c := range cmds {
+		if m := c.Val(); len(m) > 0 {
+			out = append(out, keyFrom(acct, m))
+		}
+	}
+	return out, next, nil
+}
+
+// revokeKey marks the key revoked and removes its lookup index, so the next
+// request with it fails.
+func (s *accountStore) revokeKey(ctx context.Context, k APIKey, keyHash string, at time.Time) error {
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, s.keys.APIKey(k.AccountID, k.ID), "revoked_at", ms(at))
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("accounts: revoke key: %w", err)
+	}
+	if err := s.rdb.Del(ctx, s.keys.APIKeyIndex(keyHash)).Err(); err != nil {
+		return fmt.Errorf("accounts: unindex key: %w", err)
+	}
+	return nil
+}
+
+func (s *accountStore) user(ctx context.Context, acct, id string) (User, error) {
+	m, err := s.rdb.HGetAll(ctx, s.keys.User(acct, id)).Result()
+	if err != nil {
+		return User{}, fmt.Errorf("accounts: load user: %w", err)
+	}
+	if len(m) == 0 {
+		return User{}, apperr.NotFound("user")
+	}
+	return userFrom(acct, m), nil
+}

@@ -1,0 +1,211 @@
+package customers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hookline/hookline/app/apperr"
+	"github.com/hookline/hookline/app/auth"
+	"github.com/hookline/hookline/app/catalog"
+	"github.com/hookline/hookline/app/events"
+	"github.com/hookline/hookline/app/httpapi"
+	"github.com/hookline/hookline/app/ids"
+	"github.com/hookline/hookline/app/perm"
+	"github.com/hookline/hookline/app/store"
+)
+
+// Service manages customers and emits their events.
+type Service struct {
+	st  *customerStore
+	log *events.Log
+	now func() time.Time
+}
+
+// New returns a Service that emits through log; now nil means time.Now.
+func New(rdb redis.UniversalClient, keys store.Keys, log *events.Log, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{st: &customerStore{rdb: rdb, keys: keys}, log: log, now: now}
+}
+
+func msTime(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(n).UTC()
+}
+
+func (s *Service) stamp() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
+
+func normalize(c *Customer) {
+	c.Name = strings.TrimSpace(c.Name)
+	c.Email = strings.TrimSpace(c.Email)
+	c.Phone = strings.TrimSpace(c.Phone)
+	c.Birthday = strings.TrimSpace(c.Birthday)
+	c.ExternalID = strings.TrimSpace(c.ExternalID)
+}
+
+func (s *Service) emit(ctx context.Context, acct, typ string, c Customer, cause events.Cause) error {
+	cause.Resource = c.ID
+	return s.log.Emit(ctx, s.log.New(acct, typ, c.JSON(), cause))
+}
+
+// Create adds a customer and emits customer.created. The caller needs
+// create:customer. An email already used in the account (ignoring case) is a
+// 422 on the email field; of concurrent creates with one email, one wins.
+func (s *Service) Create(ctx context.Context, p auth.Principal, in NewCustomer, cause events.Cause) (Customer, error) {
+	if err := p.Require(perm.CreateCustomer); err != nil {
+		return Customer{}, err
+	}
+	c := Customer{Name: in.Name, Email: in.Email, Phone: in.Phone, Birthday: in.Birthday, Notes: in.Notes, ExternalID: in.ExternalID}
+	normalize(&c)
+	in = NewCustomer{Name: c.Name, Email: c.Email, Phone: c.Phone, Birthday: c.Birthday, Notes: c.Notes, ExternalID: c.ExternalID}
+	if err := httpapi.Validate(&in); err != nil {
+		return Customer{}, err
+	}
+	now := s.stamp()
+	c.ID, c.CreatedAt, c.UpdatedAt, c.version = ids.New(ids.Customer, now), now, now, 1
+	taken, err := s.st.create(ctx, p.AccountID, c)
+	if err != nil {
+		return Customer{}, err
+	}
+	if taken != "" {
+		return Customer{}, apperr.InvalidField("email", "another customer already has this email")
+	}
+	cause.KeyID = firstNonEmpty(cause.KeyID, p.KeyID)
+	if err := s.emit(ctx, p.AccountID, catalog.CustomerCreated, c, cause); err != nil {
+		return Customer{}, err
+	}
+	return c, nil
+}
+
+// Get returns one of the account's customers; the caller needs read:customer.
+func (s *Service) Get(ctx context.Context, p auth.Principal, id string) (Customer, error) {
+	if err := p.Require(perm.ReadCustomer); err != nil {
+		return Customer{}, err
+	}
+	if !ids.HasPrefix(id, ids.Customer) {
+		return Customer{}, apperr.NotFound("customer")
+	}
+	return s.st.get(ctx, p.AccountID, id)
+}
+
+// FindByEmail returns the customer with the email (ignoring case), or not found.
+func (s *Service) FindByEmail(ctx context.Context, p auth.Principal, email string) (Customer, error) {
+	if err := p.Require(perm.ReadCustomer); err != nil {
+		return Customer{}, err
+	}
+	id, err := s.st.idByEmail(ctx, p.AccountID, email)
+	if err != nil {
+		return Customer{}, err
+	}
+	if id == "" {
+		return Customer{}, apperr.NotFound("customer")
+	}
+	return s.st.get(ctx, p.AccountID, id)
+}
+
+// List returns the account's customers newest first, or the one customer
+// with the given email when email is not empty.
+func (s *Service) List(ctx context.Context, p auth.Principal, email, after string, limit int) ([]Customer, string, error) {
+	if err := p.Require(perm.ReadCustomer); err != nil {
+		return nil, "", err
+	}
+	if email != "" {
+		c, err := s.FindByEmail(ctx, p, email)
+		if apperr.IsCode(err, apperr.CodeNotFound) {
+			return []Customer{}, "", nil
+		}
+		if err != nil {
+			return nil, "", err
+		}
+		return []Customer{c}, "", nil
+	}
+	return s.st.list(ctx, p.AccountID, after, limit)
+}
+
+// Update applies a patch and emits customer.updated, unless nothing changed:
+// then it returns the customer as it is and emits nothing. The caller needs
+// update:customer. Concurrent updates are applied one after the other.
+func (s *Service) Update(ctx context.Context, p auth.Principal, id string, patch Patch, cause events.Cause) (Customer, bool, error) {
+	if err := p.Require(perm.UpdateCustomer); err != nil {
+		return Customer{}, false, err
+	}
+	if err := httpapi.Validate(&patch); err != nil {
+		return Customer{}, false, err
+	}
+	if !ids.HasPrefix(id, ids.Customer) {
+		return Customer{}, false, apperr.NotFound("customer")
+	}
+	for try := 0; try < 20; try++ {
+		old, err := s.st.get(ctx, p.AccountID, id)
+		if err != nil {
+			return Customer{}, false, err
+		}
+		next := patch.Apply(old)
+		normalize(&next)
+		if next.Name == "" {
+			return Customer{}, false, apperr.InvalidField("name", "is required")
+		}
+		if SameFields(old, next) && old.Email == next.Email {
+			return old, false, nil
+		}
+		next.UpdatedAt, next.version = s.stamp(), old.version+1
+		err = s.st.update(ctx, p.AccountID, old, next)
+		if errors.Is(err, errRetry) {
+			continue
+		}
+		if err != nil {
+			return Customer{}, false, err
+		}
+		cause.KeyID = firstNonEmpty(cause.KeyID, p.KeyID)
+		if err := s.emit(ctx, p.AccountID, catalog.CustomerUpdated, next, cause); err != nil {
+			return Customer{}, false, err
+		}
+		return next, true, nil
+	}
+	return Customer{}, false, apperr.Conflict("the customer is being changed by other requests; retry")
+}
+
+// Delete removes a customer and emits customer.deleted with the customer as
+// it was. The caller needs delete:customer.
+func (s *Service) Delete(ctx context.Context, p auth.Principal, id string, cause events.Cause) (Customer, error) {
+	if err := p.Require(perm.DeleteCustomer); err != nil {
+		return Customer{}, err
+	}
+	if !ids.HasPrefix(id, ids.Customer) {
+		return Customer{}, apperr.NotFound("customer")
+	}
+	for try := 0; try < 20; try++ {
+		old, err := s.st.get(ctx, p.AccountID, id)
+		if err != nil {
+			return Customer{}, err
+		}
+		err = s.st.delete(ctx, p.AccountID, old)
+		if errors.Is(err, errRetry) {
+			continue
+		}
+		if err != nil {
+			return Customer{}, err
+		}
+		cause.KeyID = firstNonEmpty(cause.KeyID, p.KeyID)
+		if err := s.emit(ctx, p.AccountID, catalog.CustomerDeleted, old, cause); err != nil {
+			return Customer{}, err
+		}
+		return old, nil
+	}
+	return Customer{}, fmt.Errorf("customers: delete %s: too many concurrent writes", id)
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}

@@ -1,0 +1,236 @@
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hookline/hookline/app/apperr"
+	"github.com/hookline/hookline/app/auth"
+	"github.com/hookline/hookline/app/catalog"
+	"github.com/hookline/hookline/app/ids"
+	"github.com/hookline/hookline/app/perm"
+	"github.com/hookline/hookline/app/store"
+)
+
+// Options bound the log; zero values mean the defaults.
+type Options struct {
+	// Retention is how long events are kept. Zero means 30 days.
+	Retention time.Duration
+	// Max is how many events an account keeps. Zero means 10,000.
+	Max int
+	// Now returns the current time. Nil means time.Now.
+	Now func() time.Time
+}
+
+// MaxDataSize bounds a published event's data.
+const MaxDataSize = 256 << 10
+
+// Log is the account's event log and the core's Emitter.
+type Log struct {
+	rdb     redis.UniversalClient
+	keys    store.Keys
+	catalog *catalog.Service
+	opts    Options
+	next    atomic.Pointer[Emitter]
+}
+
+// NewLog returns a Log.
+func NewLog(rdb redis.UniversalClient, keys store.Keys, cat *catalog.Service, opts Options) *Log {
+	if opts.Retention == 0 {
+		opts.Retention = 30 * 24 * time.Hour
+	}
+	if opts.Max == 0 {
+		opts.Max = 10_000
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Log{rdb: rdb, keys: keys, catalog: cat, opts: opts}
+}
+
+// Forward sets the Emitter each recorded event is passed to.
+func (l *Log) Forward(e Emitter) { l.next.Store(&e) }
+
+// record is the stored form: the envelope plus its cause.
+type record struct {
+	Event
+	Chain    string `json:"chain,omitempty"`
+	Hop      int    `json:"hop,omitempty"`
+	KeyID    string `json:"key_id,omitempty"`
+	Endpoint string `json:"endpoint,omitempty"`
+	Resource string `json:"resource,omitempty"`
+}
+
+func (r record) event() Event {
+	ev := r.Event
+	ev.Cause = Cause{Chain: r.Chain, Hop: r.Hop, KeyID: r.KeyID, Endpoint: r.Endpoint, Resource: r.Resource}
+	return ev
+}
+
+// New fills an event's id and time, for emitters.
+func (l *Log) New(acct, typ string, data json.RawMessage, cause Cause) Event {
+	now := l.opts.Now().UTC().Truncate(time.Millisecond)
+	if cause.Chain == "" {
+		cause.Chain = ids.New(ids.Chain, now)
+	}
+	return Event{ID: ids.New(ids.Event, now), Type: typ, CreatedAt: now, AccountID: acct, Data: data, Cause: cause}
+}
+
+// Emit records ev in the log, trims the log to its bounds, then forwards ev.
+// Trimming works on the sorted indexes (no scans): by rank for the count
+// bound and by id range for the age bound, since ids sort by time.
+func (l *Log) Emit(ctx context.Context, ev Event) error {
+	c := ev.Cause
+	raw, err := json.Marshal(record{Event: ev, Chain: c.Chain, Hop: c.Hop, KeyID: c.KeyID, Endpoint: c.Endpoint, Resource: c.Resource})
+	if err != nil {
+		return fmt.Errorf("events: encode %s: %w", ev.ID, err)
+	}
+	floor := "(" + ids.Floor(ids.Event, l.opts.Now().Add(-l.opts.Retention))
+	all, byType := l.keys.Events(ev.AccountID), l.keys.EventsByType(ev.AccountID, ev.Type)
+	_, err = l.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, l.keys.Event(ev.AccountID, ev.ID), raw, l.opts.Retention)
+		for _, idx := range []string{all, byType} {
+			p.ZAdd(ctx, idx, redis.Z{Member: ev.ID})
+			p.ZRemRangeByRank(ctx, idx, 0, int64(-l.opts.Max-1))
+			p.ZRemRangeByLex(ctx, idx, "-", floor)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("events: record %s: %w", ev.ID, err)
+	}
+	if n := l.next.Load(); n != nil {
+		return (*n).Emit(ctx, ev)
+	}
+	return nil
+}
+
+// Get returns one event of the account, or not found.
+func (l *Log) Get(ctx context.Context, acct, id string) (Event, error) {
+	raw, err := l.rdb.Get(ctx, l.keys.Event(acct, id)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return Event{}, apperr.NotFound("event")
+	}
+	if err != nil {
+		return Event{}, fmt.Errorf("events: load %s: %w", id, err)
+	}
+	var r record
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return Event{}, fmt.Errorf("events: decode %s: %w", id, err)
+	}
+	return r.event(), nil
+}
+
+// Recent returns up to limit of the account's events, newest first, of one
+// type when typ is not empty, continuing after the id after.
+func (l *Log) Recent(ctx context.Context, acct, typ, after string, limit int) ([]Event, string, error) {
+	idx := l.keys.Events(acct)
+	if typ != "" {
+		idx = l.keys.EventsByType(acct, typ)
+	}
+	page, next, err := store.PageDesc(ctx, l.rdb, idx, after, limit)
+	if err != nil || len(page) == 0 {
+		return []Event{}, "", err
+	}
+	keys := make([]string, len(page))
+	for i, id := range page {
+		keys[i] = l.keys.Event(acct, id)
+	}
+	vals, err := l.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, "", fmt.Errorf("events: load page: %w", err)
+	}
+	out := make([]Event, 0, len(vals))
+	for _, v := range vals {
+		s, ok := v.(string)
+		if !ok {
+			continue // expired between index and read
+		}
+		var r record
+		if err := json.Unmarshal([]byte(s), &r); err != nil {
+			return nil, "", fmt.Errorf("events: decode: %w", err)
+		}
+		out = append(out, r.event())
+	}
+	return out, next, nil
+}
+
+// List is Recent for a caller: a type filter needs that type's read
+// permission; without one, events the caller may not read are left out.
+func (l *Log) List(ctx context.Context, p auth.Principal, typ, after string, limit int) ([]Event, string, error) {
+	if typ != "" {
+		t, err := l.catalog.Get(ctx, p.AccountID, typ)
+		if err != nil {
+			if apperr.IsCode(err, apperr.CodeNotFound) {
+				return nil, "", apperr.InvalidField("type", "is not an event type in the catalog")
+			}
+			return nil, "", err
+		}
+		if err := p.Require(t.Permission); err != nil {
+			return nil, "", err
+		}
+	}
+	evs, next, err := l.Recent(ctx, p.AccountID, typ, after, limit)
+	if err != nil || typ != "" {
+		return evs, next, err
+	}
+	allowed := map[string]bool{}
+	out := evs[:0]
+	for _, ev := range evs {
+		ok, seen := allowed[ev.Type]
+		if !seen {
+			t, err := l.catalog.Get(ctx, p.AccountID, ev.Type)
+			ok = err == nil && p.Has(t.Permission)
+			allowed[ev.Type] = ok
+		}
+		if ok {
+			out = append(out, ev)
+		}
+	}
+	return out, next, nil
+}
+
+// Publish records and delivers an event the host app announces. The caller
+// needs publish:event; the type must be one of the account's own catalog
+// types (customer.* events come from the customer API); data must be a JSON
+// object of at most 256 KiB.
+func (l *Log) Publish(ctx context.Context, p auth.Principal, typ string, data json.RawMessage, cause Cause) (Event, error) {
+	if err := p.Require(perm.PublishEvent); err != nil {
+		return Event{}, err
+	}
+	var fields []apperr.FieldError
+	t, err := l.catalog.Get(ctx, p.AccountID, typ)
+	switch {
+	case typ == "":
+		fields = append(fields, apperr.FieldError{Field: "type", Message: "is required"})
+	case apperr.IsCode(err, apperr.CodeNotFound):
+		fields = append(fields, apperr.FieldError{Field: "type", Message: "is not an event type in the catalog; register it with POST /v1/event-types"})
+	case err != nil:
+		return Event{}, err
+	case t.BuiltIn:
+		fields = append(fields, apperr.FieldError{Field: "type", Message: "built-in types are emitted by Hookline itself"})
+	}
+	trimmed := strings.TrimSpace(string(data))
+	switch {
+	case len(data) > MaxDataSize:
+		return Event{}, apperr.TooLarge("data is larger than the 256 KiB limit")
+	case len(trimmed) == 0 || trimmed[0] != '{':
+		fields = append(fields, apperr.FieldError{Field: "data", Message: "must be a JSON object"})
+	}
+	if len(fields) > 0 {
+		return Event{}, apperr.Invalid(fields...)
+	}
+	cause.KeyID = p.KeyID
+	ev := l.New(p.AccountID, typ, data, cause)
+	if err := l.Emit(ctx, ev); err != nil {
+		return Event{}, err
+	}
+	return ev, nil
+}

@@ -1,0 +1,70 @@
+package events
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/hookline/hookline/app/apperr"
+	"github.com/hookline/hookline/app/httpapi"
+	"github.com/hookline/hookline/app/perm"
+)
+
+type handlers struct{ log *Log }
+
+// Register adds the event log routes to an authenticated router.
+func (l *Log) Register(r fiber.Router, need httpapi.Need) {
+	h := &handlers{log: l}
+	r.Get("/events", h.list)
+	r.Post("/events", need(perm.PublishEvent), h.publish)
+	r.Get("/events/:id", h.get)
+}
+
+func (h *handlers) list(c *fiber.Ctx) error {
+	limit, after, err := httpapi.ListParams(c)
+	if err != nil {
+		return err
+	}
+	evs, next, err := h.log.List(c.UserContext(), httpapi.Principal(c), httpapi.Query(c, "type"), after, limit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(httpapi.NewPage(evs, next))
+}
+
+func (h *handlers) get(c *fiber.Ctx) error {
+	p := httpapi.Principal(c)
+	ev, err := h.log.Get(c.UserContext(), p.AccountID, httpapi.Param(c, "id"))
+	if err != nil {
+		return err
+	}
+	t, err := h.log.catalog.Get(c.UserContext(), p.AccountID, ev.Type)
+	if err != nil || !p.Has(t.Permission) {
+		return apperr.NotFound("event")
+	}
+	return c.JSON(ev)
+}
+
+type publishRequest struct {
+	Type string          `json:"type" validate:"required,max=81"`
+	Data json.RawMessage `json:"data" validate:"required"`
+}
+
+type publishResponse struct {
+	ID        string    `json:"id"`
+	Type      string    `json:"type"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func (h *handlers) publish(c *fiber.Ctx) error {
+	var req publishRequest
+	if err := httpapi.DecodeJSON(c, &req); err != nil {
+		return err
+	}
+	ev, err := h.log.Publish(c.UserContext(), httpapi.Principal(c), req.Type, req.Data, Cause{})
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusAccepted).JSON(publishResponse{ID: ev.ID, Type: ev.Type, CreatedAt: ev.CreatedAt})
+}

@@ -1,0 +1,109 @@
+// Package httpapi holds Hookline's HTTP conventions: the one error renderer,
+// JSON decoding with field-level validation, authentication and permission
+// middleware, request ids, access logs, metrics and list paging. It is the
+// only package that maps errors to HTTP statuses.
+package httpapi
+
+import (
+	"errors"
+	"log/slog"
+	"strconv"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/hookline/hookline/app/apperr"
+)
+
+var statusOf = map[string]int{
+	apperr.CodeBadRequest:       fiber.StatusBadRequest,
+	apperr.CodeUnauthorized:     fiber.StatusUnauthorized,
+	apperr.CodeForbidden:        fiber.StatusForbidden,
+	apperr.CodeLoopSuspended:    fiber.StatusForbidden,
+	apperr.CodeNotFound:         fiber.StatusNotFound,
+	apperr.CodeMethodNotAllowed: fiber.StatusMethodNotAllowed,
+	apperr.CodeConflict:         fiber.StatusConflict,
+	apperr.CodeIdempotencyBusy:  fiber.StatusConflict,
+	apperr.CodeIdempotencyReuse: fiber.StatusUnprocessableEntity,
+	apperr.CodePayloadTooLarge:  fiber.StatusRequestEntityTooLarge,
+	apperr.CodeUnsupportedMedia: fiber.StatusUnsupportedMediaType,
+	apperr.CodeValidation:       fiber.StatusUnprocessableEntity,
+	apperr.CodeRateLimited:      fiber.StatusTooManyRequests,
+	apperr.CodeLoopDetected:     fiber.StatusLoopDetected,
+	apperr.CodeUnavailable:      fiber.StatusServiceUnavailable,
+	apperr.CodeInternal:         fiber.StatusInternalServerError,
+}
+
+// Status is the HTTP status for an error code.
+func Status(code string) int {
+	if s, ok := statusOf[code]; ok {
+		return s
+	}
+	return fiber.StatusInternalServerError
+}
+
+// ErrorBody is DESIGN.md's error shape.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail is the inside of ErrorBody.
+type ErrorDetail struct {
+	Code       string              `json:"code"`
+	Message    string              `json:"message"`
+	Fields     []apperr.FieldError `json:"fields,omitempty"`
+	Permission string              `json:"permission,omitempty"`
+}
+
+// fromFiber maps Fiber's own errors (unknown route, 405, body limit, …) onto
+// the vocabulary.
+func fromFiber(fe *fiber.Error) *apperr.Error {
+	switch fe.Code {
+	case fiber.StatusNotFound:
+		return apperr.New(apperr.CodeNotFound, "no such route")
+	case fiber.StatusMethodNotAllowed:
+		return apperr.New(apperr.CodeMethodNotAllowed, "method not allowed on this route")
+	case fiber.StatusRequestEntityTooLarge:
+		return apperr.TooLarge("request body is larger than the 1 MiB limit")
+	case fiber.StatusBadRequest:
+		return apperr.BadRequest("malformed request")
+	case fiber.StatusUnsupportedMediaType:
+		return apperr.New(apperr.CodeUnsupportedMedia, fe.Message)
+	case fiber.StatusTooManyRequests:
+		return apperr.RateLimited("too many requests", 0)
+	case fiber.StatusRequestTimeout:
+		return apperr.BadRequest("request timed out")
+	case fiber.StatusRequestHeaderFieldsTooLarge:
+		return apperr.TooLarge("request headers are too large")
+	}
+	if fe.Code >= 500 {
+		return apperr.New(apperr.CodeInternal, "internal error")
+	}
+	return apperr.BadRequest(fe.Message)
+}
+
+// ErrorHandler is the single writer of error responses, set as
+// fiber.Config.ErrorHandler. Unknown errors become 500 "internal error" and
+// are logged once, with the request id; their text never reaches the client.
+func ErrorHandler(log *slog.Logger) fiber.ErrorHandler {
+	return func(c *fiber.Ctx, err error) error {
+		ae := apperr.As(err)
+		var fe *fiber.Error
+		switch {
+		case ae != nil:
+		case errors.As(err, &fe):
+			ae = fromFiber(fe)
+		default:
+			log.Error("internal error", "err", err, "request_id", RequestID(c),
+				"method", c.Method(), "route", routePath(c))
+			ae = apperr.New(apperr.CodeInternal, "internal error")
+		}
+		status := Status(ae.Code)
+		if ae.RetryAfter > 0 {
+			secs := int(ae.RetryAfter.Seconds() + 0.999)
+			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))
+		}
+		return c.Status(status).JSON(ErrorBody{Error: ErrorDetail{
+			Code: ae.Code, Message: ae.Message, Fields: ae.Fields, Permission: ae.Permission,
+		}})
+	}
+}

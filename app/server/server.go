@@ -1,0 +1,91 @@
+// Package server is the composition root: it builds every service from the
+// configuration with explicit arguments and wires the HTTP app and the
+// worker. It is the only package that knows every other.
+package server
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hookline/hookline/app/accounts"
+	"github.com/hookline/hookline/app/catalog"
+	"github.com/hookline/hookline/app/config"
+	"github.com/hookline/hookline/app/customers"
+	"github.com/hookline/hookline/app/events"
+	"github.com/hookline/hookline/app/httpapi"
+	"github.com/hookline/hookline/app/idempotency"
+	"github.com/hookline/hookline/app/store"
+)
+
+// BodyLimit is the largest request body accepted.
+const BodyLimit = 1 << 20
+
+// Options are the composition root's test seams; zero values mean the defaults.
+type Options struct {
+	// Now is the clock every service uses. Nil means time.Now.
+	Now func() time.Time
+	// BcryptCost for passwords. Zero means bcrypt's default.
+	BcryptCost int
+	// Version is reported in User-Agent headers.
+	Version string
+}
+
+// Server holds the wired services.
+type Server struct {
+	Config    config.Config
+	Redis     redis.UniversalClient
+	Log       *slog.Logger
+	Keys      store.Keys
+	Registry  *prometheus.Registry
+	Accounts  *accounts.Service
+	Catalog   *catalog.Service
+	Events    *events.Log
+	Customers *customers.Service
+	Idem      *idempotency.Store
+}
+
+// New wires every service. It does not contact Redis.
+func New(cfg config.Config, rdb redis.UniversalClient, log *slog.Logger, opts Options) *Server {
+	keys := store.NewKeys(cfg.Prefix)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	cat := catalog.New(rdb, keys, opts.Now)
+	evlog := events.NewLog(rdb, keys, cat, events.Options{Retention: cfg.EventRetention, Max: cfg.EventMax, Now: opts.Now})
+	return &Server{
+		Config: cfg, Redis: rdb, Log: log, Keys: keys, Registry: reg,
+		Accounts:  accounts.New(rdb, keys, accounts.Options{Now: opts.Now, BcryptCost: opts.BcryptCost, Log: log}),
+		Catalog:   cat,
+		Events:    evlog,
+		Customers: customers.New(rdb, keys, evlog, opts.Now),
+		Idem:      idempotency.New(rdb, keys, idempotency.Options{}),
+	}
+}
+
+// Ready reports whether Redis answers.
+func (s *Server) Ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	return s.Redis.Ping(ctx).Err()
+}
+
+// HTTP builds the Fiber app with every route.
+func (s *Server) HTTP() *fiber.App {
+	app := fiber.New(fiber.Config{
+		AppName:               "hookline",
+		BodyLimit:             BodyLimit,
+		ErrorHandler:          httpapi.ErrorHandler(s.Log),
+		DisableStartupMessage: true,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           120 * time.Second,
+	})
+	app.Use(httpapi.Observe(s.Log, httpapi.NewMetrics(s.Registry)))
+	s.routes(app)
+	return app
+}

@@ -1,0 +1,63 @@
+package server
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/hibiken/asynq"
+)
+
+// Worker runs the Asynq task server and the background loops of every
+// package that has them.
+type Worker struct {
+	srv    *asynq.Server
+	mux    *asynq.ServeMux
+	loops  []func(ctx context.Context)
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// Worker builds the worker side: Asynq handlers and background loops.
+func (s *Server) Worker() *Worker {
+	mux := asynq.NewServeMux()
+	w := &Worker{mux: mux}
+	srv := asynq.NewServerFromRedisClient(s.Redis, asynq.Config{
+		Concurrency: 50,
+		// A short check interval keeps pickup latency of an idle queue low.
+		TaskCheckInterval: 50 * time.Millisecond,
+		ShutdownTimeout:   30 * time.Second,
+		Logger:            asynqLogger{s.Log},
+		LogLevel:          asynq.WarnLevel,
+	})
+	w.srv = srv
+	s.registerTasks(w)
+	return w
+}
+
+// Start starts the task server and the loops.
+func (w *Worker) Start() error {
+	if err := w.srv.Start(w.mux); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w.cancel = cancel
+	for _, loop := range w.loops {
+		w.wg.Add(1)
+		go func() {
+			defer w.wg.Done()
+			loop(ctx)
+		}()
+	}
+	return nil
+}
+
+// Stop stops the loops, then lets in-flight tasks finish (up to the
+// shutdown timeout) before returning.
+func (w *Worker) Stop() {
+	if w.cancel != nil {
+		w.cancel()
+	}
+	w.wg.Wait()
+	w.srv.Shutdown()
+}

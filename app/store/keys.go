@@ -1,0 +1,81 @@
+package store
+
+// Keys builds every Redis key Hookline writes. No other file concatenates key
+// strings. Each per-account key carries the hash tag {acc_…}, so multi-key
+// transactions and Lua scripts over one account stay in one Cluster slot.
+// Asynq's own keys (asynq:…) are not built here.
+type Keys struct{ prefix string }
+
+// NewKeys returns a key builder; prefix separates deployments sharing a Redis.
+// An empty prefix means "hl".
+func NewKeys(prefix string) Keys {
+	if prefix == "" {
+		prefix = "hl"
+	}
+	return Keys{prefix: prefix}
+}
+
+func (k Keys) account(acct string) string { return k.prefix + ":{" + acct + "}:" }
+
+// ---- global keys (not per account: looked up before the account is known)
+
+// APIKeyIndex maps a key's SHA-256 (hex) to "acc_id key_id". STRING.
+func (k Keys) APIKeyIndex(hash string) string { return k.prefix + ":apikey:" + hash }
+
+// UserEmail maps a lower-cased login email to "acc_id usr_id". STRING.
+func (k Keys) UserEmail(email string) string { return k.prefix + ":useremail:" + email }
+
+// Accounts lists every account id. SET.
+func (k Keys) Accounts() string { return k.prefix + ":accounts" }
+
+// ---- accounts, users, API keys
+
+// Account is the account record (name, created_at, status). HASH.
+func (k Keys) Account(acct string) string { return k.account(acct) + "account" }
+
+// User is one user (email, name, password_hash, permissions, created_at). HASH.
+func (k Keys) User(acct, id string) string { return k.account(acct) + "usr:" + id }
+
+// Users lists the account's user ids. ZSET, score 0, ordered by id.
+func (k Keys) Users(acct string) string { return k.account(acct) + "usrs" }
+
+// APIKey is one API key (name, hash, user_id, permissions, created_at,
+// last_used_at, revoked_at). HASH.
+func (k Keys) APIKey(acct, id string) string { return k.account(acct) + "key:" + id }
+
+// APIKeys lists the account's key ids. ZSET, score 0, ordered by id.
+func (k Keys) APIKeys(acct string) string { return k.account(acct) + "keys" }
+
+// ---- event catalog
+
+// EventTypes holds the account's own event types: name → JSON. HASH.
+func (k Keys) EventTypes(acct string) string { return k.account(acct) + "evtypes" }
+
+// ---- event log
+
+// Event is one event envelope as JSON, expiring with the log's age limit. STRING.
+func (k Keys) Event(acct, id string) string { return k.account(acct) + "evt:" + id }
+
+// Events indexes the account's events. ZSET, score 0, members event ids (lexical = time order).
+func (k Keys) Events(acct string) string { return k.account(acct) + "evts" }
+
+// EventsByType indexes the account's events of one type. ZSET like Events.
+func (k Keys) EventsByType(acct, typ string) string { return k.account(acct) + "evts:type:" + typ }
+
+// ---- customers
+
+// Customer is one customer. HASH of its fields.
+func (k Keys) Customer(acct, id string) string { return k.account(acct) + "cus:" + id }
+
+// Customers lists the account's customer ids. ZSET, score 0, ordered by id.
+func (k Keys) Customers(acct string) string { return k.account(acct) + "cuss" }
+
+// CustomerEmails maps lower-cased email → customer id; it enforces uniqueness. HASH.
+func (k Keys) CustomerEmails(acct string) string { return k.account(acct) + "cus:email" }
+
+// ---- idempotency
+
+// Idempotency holds one idempotency record (state, fingerprint, status,
+// content_type, body), expiring after 24 h. HASH. keyHash is the SHA-256 of
+// the client's Idempotency-Key and the caller's key id.
+func (k Keys) Idempotency(acct, keyHash string) string { return k.account(acct) + "idem:" + keyHash }

@@ -1,0 +1,101 @@
+// Package store opens Hookline's Redis connection and builds every Redis key
+// Hookline writes (keys.go). Redis is the system of record.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Open returns a UniversalClient for a Redis URL. Three forms are accepted:
+//
+//	redis://[user:pass@]host:port/db         one node (rediss:// for TLS)
+//	redis+sentinel://[user:pass@]h1:p1/db?master_name=NAME&addr=h2:p2
+//	redis+cluster://[user:pass@]h1:p1?addr=h2:p2
+//
+// The sentinel and cluster forms take go-redis's query parameters. Open does
+// not contact Redis.
+func Open(rawURL string) (redis.UniversalClient, error) {
+	scheme, rest, ok := strings.Cut(rawURL, "://")
+	if !ok {
+		return nil, errors.New("must look like redis://host:port/db")
+	}
+	base, kind, _ := strings.Cut(scheme, "+")
+	if base != "redis" && base != "rediss" {
+		return nil, fmt.Errorf("scheme %q: use redis, rediss, redis+sentinel or redis+cluster", scheme)
+	}
+	u := base + "://" + rest
+	switch kind {
+	case "":
+		o, err := redis.ParseURL(u)
+		if err != nil {
+			return nil, err
+		}
+		return redis.NewClient(o), nil
+	case "sentinel":
+		o, err := redis.ParseFailoverURL(u)
+		if err != nil {
+			return nil, err
+		}
+		if o.MasterName == "" {
+			return nil, errors.New("a sentinel URL needs ?master_name=NAME")
+		}
+		return redis.NewFailoverClient(o), nil
+	case "cluster":
+		o, err := redis.ParseClusterURL(u)
+		if err != nil {
+			return nil, err
+		}
+		return redis.NewClusterClient(o), nil
+	default:
+		return nil, fmt.Errorf("scheme %q: use redis, rediss, redis+sentinel or redis+cluster", scheme)
+	}
+}
+
+// ServerInfo holds the Redis settings Hookline checks at start.
+type ServerInfo struct {
+	MaxmemoryPolicy string
+	AppendOnly      bool
+}
+
+// Inspect reads the settings Hookline depends on. Managed Redis services that
+// forbid CONFIG GET are reported with empty values and no error.
+func Inspect(ctx context.Context, rdb redis.UniversalClient) (ServerInfo, error) {
+	var si ServerInfo
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		return si, fmt.Errorf("store: ping: %w", err)
+	}
+	vals, err := rdb.ConfigGet(ctx, "maxmemory-policy").Result()
+	if err == nil {
+		si.MaxmemoryPolicy = vals["maxmemory-policy"]
+	}
+	vals, err = rdb.ConfigGet(ctx, "appendonly").Result()
+	if err == nil {
+		si.AppendOnly = vals["appendonly"] == "yes"
+	}
+	return si, nil
+}
+
+// PageDesc reads one page of a lexically ordered index (a ZSET whose members
+// all have score 0, such as ids that sort by time), newest first. after is
+// the last id of the previous page, or "". next is the id to continue after,
+// or "" at the end.
+func PageDesc(ctx context.Context, rdb redis.UniversalClient, key, after string, limit int) (page []string, next string, err error) {
+	max := "+"
+	if after != "" {
+		max = "(" + after
+	}
+	page, err = rdb.ZRevRangeByLex(ctx, key, &redis.ZRangeBy{Max: max, Min: "-", Count: int64(limit + 1)}).Result()
+	if err != nil {
+		return nil, "", fmt.Errorf("store: page %s: %w", key, err)
+	}
+	if len(page) > limit {
+		page = page[:limit]
+		next = page[limit-1]
+	}
+	return page, next, nil
+}

@@ -1,0 +1,256 @@
+// Command hookline runs the Hookline gateway: the API, the delivery worker,
+// or both, and the operator's admin commands.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hookline/hookline/app/accounts"
+	"github.com/hookline/hookline/app/apperr"
+	"github.com/hookline/hookline/app/config"
+	"github.com/hookline/hookline/app/server"
+	"github.com/hookline/hookline/app/store"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+const usage = `usage: hookline <command> [flags]
+
+commands:
+  serve                 run the API and the delivery worker in one process
+  api                   run the API only
+  worker                run the delivery worker only
+  admin create-account  --name NAME --email EMAIL --password PASSWORD
+  admin create-key      --account ID --name NAME --permissions p1,p2
+  admin check-key       --key KEY   (exit 0 when the key authenticates)
+  version
+
+configuration comes from HOOKLINE_* environment variables (see README.md).
+`
+
+// Version is set at build time with -ldflags "-X main.Version=…".
+var Version = "dev"
+
+// run is the whole program; ctx is cancelled on SIGINT/SIGTERM.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "hookline: bad configuration:\n%v\n", err)
+		return 2
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+
+	switch args[0] {
+	case "serve", "api", "worker":
+		return runServer(ctx, args[0], cfg, log, stdout, stderr)
+	case "admin":
+		return runAdmin(ctx, args[1:], cfg, log, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, Version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "hookline: unknown command %q\n%s", args[0], usage)
+	return 2
+}
+
+func connect(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Writer) (redis.UniversalClient, bool) {
+	rdb, err := store.Open(cfg.RedisURL)
+	if err != nil {
+		fmt.Fprintf(stderr, "hookline: HOOKLINE_REDIS_URL: %v\n", err)
+		return nil, false
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	info, err := store.Inspect(ctx, rdb)
+	if err != nil {
+		fmt.Fprintf(stderr, "hookline: cannot reach Redis at %s: %v\n", config.MaskURL(cfg.RedisURL), err)
+		_ = rdb.Close()
+		return nil, false
+	}
+	if cfg.Mode == config.Production {
+		switch info.MaxmemoryPolicy {
+		case "noeviction":
+		case "":
+			log.Warn("cannot read Redis maxmemory-policy; it must be noeviction or queued deliveries can be lost")
+		default:
+			fmt.Fprintf(stderr, "hookline: Redis maxmemory-policy is %q; production needs noeviction "+
+				"(CONFIG SET maxmemory-policy noeviction), or Redis may evict queued deliveries and records\n", info.MaxmemoryPolicy)
+			_ = rdb.Close()
+			return nil, false
+		}
+		if !info.AppendOnly {
+			log.Warn("Redis AOF is off (appendonly no): a Redis restart can lose recent records and deliveries")
+		}
+	}
+	return rdb, true
+}
+
+func runServer(ctx context.Context, role string, cfg config.Config, log *slog.Logger, stdout, stderr io.Writer) int {
+	rdb, ok := connect(ctx, cfg, log, stderr)
+	if !ok {
+		return 1
+	}
+	defer rdb.Close()
+	srv := server.New(cfg, rdb, log, server.Options{Version: Version})
+	log.Info("starting", "role", role, "version", Version, "config", cfg.String())
+
+	errc := make(chan error, 2)
+	var stops []func()
+	if role == "serve" || role == "worker" {
+		w := srv.Worker()
+		if err := w.Start(); err != nil {
+			fmt.Fprintf(stderr, "hookline: start worker: %v\n", err)
+			return 1
+		}
+		stops = append(stops, w.Stop)
+	}
+	if role == "serve" || role == "api" {
+		ln, err := net.Listen("tcp", cfg.Addr)
+		if err != nil {
+			fmt.Fprintf(stderr, "hookline: listen on %s: %v\n", cfg.Addr, err)
+			for _, s := range stops {
+				s()
+			}
+			return 1
+		}
+		app := srv.HTTP()
+		log.Info("listening", "addr", ln.Addr().String(), "base_url", cfg.BaseURL.String())
+		go func() { errc <- app.Listener(ln) }()
+		// The API stops first, so no new work arrives while the worker drains.
+		stops = append([]func(){func() {
+			if err := app.ShutdownWithTimeout(20 * time.Second); err != nil {
+				log.Warn("http shutdown", "err", err)
+			}
+		}}, stops...)
+	}
+
+	code := 0
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: finishing in-flight requests and tasks")
+	case err := <-errc:
+		if err != nil {
+			log.Error("http server stopped", "err", err)
+			code = 1
+		}
+	}
+	for _, s := range stops {
+		s()
+	}
+	log.Info("stopped")
+	return code
+}
+
+func runAdmin(ctx context.Context, args []string, cfg config.Config, log *slog.Logger, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	fs := flag.NewFlagSet("hookline admin "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var name, email, password, account, permissions, key string
+	switch args[0] {
+	case "create-account":
+		fs.StringVar(&name, "name", "", "account name")
+		fs.StringVar(&email, "email", "", "owner's login email")
+		fs.StringVar(&password, "password", "", "owner's password (at least 8 characters)")
+	case "create-key":
+		fs.StringVar(&account, "account", "", "account id (acc_…)")
+		fs.StringVar(&name, "name", "", "key name")
+		fs.StringVar(&permissions, "permissions", "", "comma-separated permissions")
+	case "check-key":
+		fs.StringVar(&key, "key", "", "API key")
+	default:
+		fmt.Fprintf(stderr, "hookline: unknown admin command %q\n%s", args[0], usage)
+		return 2
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "hookline: unexpected arguments: %s\n", strings.Join(fs.Args(), " "))
+		return 2
+	}
+	rdb, ok := connect(ctx, cfg, log, stderr)
+	if !ok {
+		return 1
+	}
+	defer rdb.Close()
+	srv := server.New(cfg, rdb, log, server.Options{Version: Version})
+
+	var out any
+	var err error
+	switch args[0] {
+	case "create-account":
+		var c accounts.Created
+		c, err = srv.Accounts.CreateAccount(ctx, accounts.NewAccount{Name: name, Email: email, Password: password})
+		out = map[string]string{"account_id": c.Account.ID, "user_id": c.Owner.ID, "api_key": c.RawKey}
+	case "create-key":
+		var perms []string
+		for _, p := range strings.Split(permissions, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				perms = append(perms, p)
+			}
+		}
+		var k accounts.APIKey
+		var raw string
+		k, raw, err = srv.Accounts.AdminCreateKey(ctx, account, accounts.NewKey{Name: name, Permissions: perms})
+		out = map[string]string{"key_id": k.ID, "api_key": raw}
+	case "check-key":
+		p, aerr := srv.Accounts.Authenticate(ctx, key)
+		err = aerr
+		out = map[string]any{"account_id": p.AccountID, "key_id": p.KeyID}
+	}
+	if err != nil {
+		return adminError(err, stderr)
+	}
+	_ = json.NewEncoder(stdout).Encode(out)
+	return 0
+}
+
+// adminError prints a client-facing error on stderr: bad input exits 2,
+// anything else 1.
+func adminError(err error, stderr io.Writer) int {
+	ae := apperr.As(err)
+	if ae == nil {
+		fmt.Fprintf(stderr, "hookline: %v\n", err)
+		return 1
+	}
+	if len(ae.Fields) > 0 {
+		for _, f := range ae.Fields {
+			fmt.Fprintf(stderr, "hookline: --%s: %s\n", strings.ReplaceAll(f.Field, "_", "-"), f.Message)
+		}
+	} else {
+		fmt.Fprintf(stderr, "hookline: %s\n", ae.Message)
+	}
+	if errors.Is(err, context.Canceled) {
+		return 1
+	}
+	return 2
+}
