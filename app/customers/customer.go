@@ -42,14 +42,15 @@ type NewCustomer struct {
 }
 
 // Patch is the input to Update; nil fields are left as they are, and an
-// empty string clears an optional field.
+// empty string clears an optional field. The patched customer is validated
+// as a whole, with NewCustomer's rules.
 type Patch struct {
-	Name       *string `json:"name" validate:"omitempty,min=1,max=200"`
-	Email      *string `json:"email" validate:"omitempty,email,max=254"`
-	Phone      *string `json:"phone" validate:"omitempty,max=40,phone"`
-	Birthday   *string `json:"birthday" validate:"omitempty,datetime=2006-01-02"`
-	Notes      *string `json:"notes" validate:"omitempty,max=10000"`
-	ExternalID *string `json:"external_id" validate:"omitempty,max=200"`
+	Name       *string `json:"name"`
+	Email      *string `json:"email"`
+	Phone      *string `json:"phone"`
+	Birthday   *string `json:"birthday"`
+	Notes      *string `json:"notes"`
+	ExternalID *string `json:"external_id"`
 }
 
 // Apply returns c with the patch applied.
@@ -66,6 +67,11 @@ func (p Patch) Apply(c Customer) Customer {
 	set(&c.Notes, p.Notes)
 	set(&c.ExternalID, p.ExternalID)
 	return c
+}
+
+// input is the customer's fields as a NewCustomer, for validation.
+func (c Customer) input() NewCustomer {
+	return NewCustomer{Name: c.Name, Email: c.Email, Phone: c.Phone, Birthday: c.Birthday, Notes: c.Notes, ExternalID: c.ExternalID}
 }
 
 // SameFields reports whether two customers hold the same data, ignoring

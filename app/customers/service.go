@@ -65,7 +65,7 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in NewCustomer, 
 	}
 	c := Customer{Name: in.Name, Email: in.Email, Phone: in.Phone, Birthday: in.Birthday, Notes: in.Notes, ExternalID: in.ExternalID}
 	normalize(&c)
-	in = NewCustomer{Name: c.Name, Email: c.Email, Phone: c.Phone, Birthday: c.Birthday, Notes: c.Notes, ExternalID: c.ExternalID}
+	in = c.input()
 	if err := httpapi.Validate(&in); err != nil {
 		return Customer{}, err
 	}
@@ -137,9 +137,6 @@ func (s *Service) Update(ctx context.Context, p auth.Principal, id string, patch
 	if err := p.Require(perm.UpdateCustomer); err != nil {
 		return Customer{}, false, err
 	}
-	if err := httpapi.Validate(&patch); err != nil {
-		return Customer{}, false, err
-	}
 	if !ids.HasPrefix(id, ids.Customer) {
 		return Customer{}, false, apperr.NotFound("customer")
 	}
@@ -150,8 +147,9 @@ func (s *Service) Update(ctx context.Context, p auth.Principal, id string, patch
 		}
 		next := patch.Apply(old)
 		normalize(&next)
-		if next.Name == "" {
-			return Customer{}, false, apperr.InvalidField("name", "is required")
+		in := next.input()
+		if err := httpapi.Validate(&in); err != nil {
+			return Customer{}, false, err
 		}
 		if SameFields(old, next) && old.Email == next.Email {
 			return old, false, nil

@@ -142,3 +142,15 @@ func Client(t testing.TB) redis.UniversalClient {
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
+
+// ClientURL returns a client for a URL made by URL, closed at cleanup.
+func ClientURL(t testing.TB, url string) redis.UniversalClient {
+	t.Helper()
+	o, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	c := redis.NewClient(o)
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}

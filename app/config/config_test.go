@@ -1,0 +1,76 @@
+package config_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookline/hookline/app/config"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestDefaults(t *testing.T) {
+	c, err := config.Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != ":8080" || c.RedisURL != "redis://127.0.0.1:6379/0" || c.Mode != config.Production ||
+		c.BaseURL.String() != "http://localhost:8080" || c.MaxHops != 3 || c.EventMax != 10000 {
+		t.Fatalf("defaults: %+v", c)
+	}
+	if len(c.RetrySchedule) != 2 || c.RetrySchedule[0] != 5*time.Minute || c.RetrySchedule[1] != 10*time.Minute {
+		t.Fatalf("retry schedule %v, want [5m 10m]", c.RetrySchedule)
+	}
+}
+
+func TestAllBadValuesReported(t *testing.T) {
+	_, err := config.Load(env(map[string]string{
+		"HOOKLINE_ADDR":           "nope",
+		"HOOKLINE_REDIS_URL":      "mysql://x",
+		"HOOKLINE_MODE":           "staging",
+		"HOOKLINE_BASE_URL":       "ftp://x",
+		"HOOKLINE_RETRY_SCHEDULE": "5m,soon",
+		"HOOKLINE_ALLOW_TARGETS":  "10.0.0.0/8,banana",
+		"HOOKLINE_MAX_HOPS":       "-1",
+	}))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, name := range []string{"HOOKLINE_ADDR", "HOOKLINE_REDIS_URL", "HOOKLINE_MODE", "HOOKLINE_BASE_URL",
+		"HOOKLINE_RETRY_SCHEDULE", "HOOKLINE_ALLOW_TARGETS", "HOOKLINE_MAX_HOPS"} {
+		if !strings.Contains(err.Error(), name+":") {
+			t.Errorf("error does not name %s:\n%v", name, err)
+		}
+	}
+	if n := strings.Count(err.Error(), "\n") + 1; n != 7 {
+		t.Errorf("%d lines, want one per bad value:\n%v", n, err)
+	}
+}
+
+func TestRedisURLForms(t *testing.T) {
+	for _, u := range []string{
+		"redis://127.0.0.1:6379/0",
+		"rediss://user:pw@redis.example.com:6380/1",
+		"redis+sentinel://:pw@10.0.0.1:26379/0?master_name=mymaster&addr=10.0.0.2:26379",
+		"redis+cluster://10.0.0.1:7000?addr=10.0.0.2:7000",
+	} {
+		if _, err := config.Load(env(map[string]string{"HOOKLINE_REDIS_URL": u})); err != nil {
+			t.Errorf("%s: %v", u, err)
+		}
+	}
+	if _, err := config.Load(env(map[string]string{"HOOKLINE_REDIS_URL": "redis+sentinel://10.0.0.1:26379/0"})); err == nil ||
+		!strings.Contains(err.Error(), "master_name") {
+		t.Errorf("sentinel without master_name: %v", err)
+	}
+}
+
+func TestStringMasksPassword(t *testing.T) {
+	c, err := config.Load(env(map[string]string{"HOOKLINE_REDIS_URL": "redis://user:hunter2@localhost:6379/0"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := c.String(); strings.Contains(s, "hunter2") || !strings.Contains(s, "user:xxxxx@") {
+		t.Fatalf("String() = %s", s)
+	}
+}

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookline/hookline/internal/redistest"
+)
+
+func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }
+
+func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestAdminCreateAccountAndKey(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"HOOKLINE_REDIS_URL": redistest.URL(t), "HOOKLINE_MODE": "development"}
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"admin", "create-account", "--name", "Studio", "--email", "o@example.com", "--password", "correct horse"}, envOf(env), &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var acc map[string]string
+	if err := json.Unmarshal(out.Bytes(), &acc); err != nil || len(acc) != 3 || !strings.HasPrefix(acc["api_key"], "hk_") ||
+		!strings.HasPrefix(acc["account_id"], "acc_") || !strings.HasPrefix(acc["user_id"], "usr_") {
+		t.Fatalf("stdout %q is not one JSON object with account_id, user_id, api_key", out.String())
+	}
+	if strings.Count(strings.TrimSpace(out.String()), "\n") != 0 {
+		t.Fatalf("stdout has more than one line: %q", out.String())
+	}
+
+	out.Reset()
+	code = run(context.Background(), []string{"admin", "create-key", "--account", acc["account_id"], "--name", "zap", "--permissions", "read:customer,subscribe:webhook"}, envOf(env), &out, &errb)
+	if code != 0 {
+		t.Fatalf("create-key exit %d: %s", code, errb.String())
+	}
+	var key map[string]string
+	if err := json.Unmarshal(out.Bytes(), &key); err != nil || !strings.HasPrefix(key["key_id"], "key_") || !strings.HasPrefix(key["api_key"], "hk_") {
+		t.Fatalf("create-key stdout %q", out.String())
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"admin", "check-key", "--key", key["api_key"]}, envOf(env), &out, &errb); code != 0 {
+		t.Fatalf("check-key of a good key: exit %d", code)
+	}
+}
+
+func TestAdminBadInput(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"HOOKLINE_REDIS_URL": redistest.URL(t), "HOOKLINE_MODE": "development"}
+	ok := []string{"admin", "create-account", "--name", "S", "--email", "dup@example.com", "--password", "password1"}
+	if code := run(context.Background(), ok, envOf(env), &bytes.Buffer{}, &bytes.Buffer{}); code != 0 {
+		t.Fatalf("setup exit %d", code)
+	}
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"bad email", []string{"admin", "create-account", "--name", "S", "--email", "nope", "--password", "password1"}, "--email"},
+		{"short password", []string{"admin", "create-account", "--name", "S", "--email", "a@example.com", "--password", "short"}, "--password"},
+		{"missing name", []string{"admin", "create-account", "--email", "b@example.com", "--password", "password1"}, "--name"},
+		{"taken email", ok, "already registered"},
+		{"unknown flag", []string{"admin", "create-account", "--nme", "S"}, "nme"},
+		{"unknown permission", []string{"admin", "create-key", "--account", "acc_x", "--name", "k", "--permissions", "root"}, "root"},
+		{"unknown account", []string{"admin", "create-key", "--account", "acc_01jd9q6m3v6f0t1r2y3x4z5a6b", "--name", "k", "--permissions", "read:customer"}, "account not found"},
+		{"bad key", []string{"admin", "check-key", "--key", "hk_nope"}, "invalid API key"},
+		{"unknown command", []string{"admin", "drop-everything"}, "unknown admin command"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(context.Background(), tc.args, envOf(env), &out, &errb)
+			if code != 2 || out.Len() != 0 || !strings.Contains(errb.String(), tc.want) {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want 2, nothing, a message with %q", code, out.String(), errb.String(), tc.want)
+			}
+		})
+	}
+}
+
+func TestBadConfigExits2(t *testing.T) {
+	var errb bytes.Buffer
+	code := run(context.Background(), []string{"serve"}, envOf(map[string]string{"HOOKLINE_MODE": "nope", "HOOKLINE_ADDR": "x"}), &bytes.Buffer{}, &errb)
+	if code != 2 || !strings.Contains(errb.String(), "HOOKLINE_MODE") || !strings.Contains(errb.String(), "HOOKLINE_ADDR") {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+}
+
+func TestProductionRefusesEvictingRedis(t *testing.T) {
+	// This package's server is noeviction; make one database's server say
+	// otherwise for this test only, then put it back.
+	url := redistest.URL(t)
+	rdb := redistest.ClientURL(t, url)
+	ctx := context.Background()
+	if err := rdb.ConfigSet(ctx, "maxmemory-policy", "allkeys-lru").Err(); err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.ConfigSet(ctx, "maxmemory-policy", "noeviction")
+	var errb bytes.Buffer
+	code := run(ctx, []string{"api"}, envOf(map[string]string{"HOOKLINE_REDIS_URL": url, "HOOKLINE_ADDR": "127.0.0.1:0"}), &bytes.Buffer{}, &errb)
+	if code != 1 || !strings.Contains(errb.String(), "noeviction") {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+}
+
+func TestServeAndGracefulShutdown(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	env := map[string]string{"HOOKLINE_REDIS_URL": redistest.URL(t), "HOOKLINE_MODE": "development", "HOOKLINE_ADDR": addr}
+	var out bytes.Buffer
+	if code := run(context.Background(), []string{"admin", "create-account", "--name", "S", "--email", "s@example.com", "--password", "password1"}, envOf(env), &out, &bytes.Buffer{}); code != 0 {
+		t.Fatal("create-account failed")
+	}
+	var acc map[string]string
+	_ = json.Unmarshal(out.Bytes(), &acc)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	var logs syncBuffer
+	go func() { done <- run(ctx, []string{"serve"}, envOf(env), &bytes.Buffer{}, &logs) }()
+
+	base := "http://" + addr
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		res, err := http.Get(base + "/healthz")
+		if err == nil {
+			res.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not come up: %v\n%s", err, logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	req, _ := http.NewRequest("POST", base+"/v1/customers", strings.NewReader(`{"name":"Ann","email":"ann@example.com"}`))
+	req.Header.Set("Authorization", "Bearer "+acc["api_key"])
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != 201 {
+		t.Fatalf("create over real HTTP: %v %v", err, res)
+	}
+	res.Body.Close()
+
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("serve exited %d\n%s", code, logs.String())
+		}
+	case <-time.After(40 * time.Second):
+		t.Fatal("serve did not stop after cancellation")
+	}
+	if strings.Contains(logs.String(), acc["api_key"]) {
+		t.Fatal("the API key reached the logs")
+	}
+	if !strings.Contains(logs.String(), `"msg":"stopped"`) {
+		t.Fatalf("no clean stop in logs:\n%s", logs.String())
+	}
+}
