@@ -3,7 +3,6 @@ package customers
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -198,7 +197,7 @@ func (s *Service) Delete(ctx context.Context, p auth.Principal, id string, cause
 		}
 		return old, nil
 	}
-	return Customer{}, fmt.Errorf("customers: delete %s: too many concurrent writes", id)
+	return Customer{}, apperr.Conflict("the customer is being changed by other requests; retry")
 }
 
 func firstNonEmpty(a, b string) string {

@@ -3,8 +3,8 @@ package events
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -58,20 +58,23 @@ func NewLog(rdb redis.UniversalClient, keys store.Keys, cat *catalog.Service, op
 // Forward sets the Emitter each recorded event is passed to.
 func (l *Log) Forward(e Emitter) { l.next.Store(&e) }
 
-// record is the stored form: the envelope plus its cause.
-type record struct {
-	Event
-	Chain    string `json:"chain,omitempty"`
-	Hop      int    `json:"hop,omitempty"`
-	KeyID    string `json:"key_id,omitempty"`
-	Endpoint string `json:"endpoint,omitempty"`
-	Resource string `json:"resource,omitempty"`
-}
+// The stored form is a HASH: "envelope" holds the envelope's JSON exactly as
+// deliveries send it (encoded once, at emit), the other fields its cause.
+var recordFields = []string{"envelope", "chain", "hop", "key_id", "endpoint", "resource"}
 
-func (r record) event() Event {
-	ev := r.Event
-	ev.Cause = Cause{Chain: r.Chain, Hop: r.Hop, KeyID: r.KeyID, Endpoint: r.Endpoint, Resource: r.Resource}
-	return ev
+func fromRecord(vals []any) (Event, []byte, bool) {
+	str := func(i int) string { s, _ := vals[i].(string); return s }
+	env := str(0)
+	if env == "" {
+		return Event{}, nil, false
+	}
+	var ev Event
+	if err := json.Unmarshal([]byte(env), &ev); err != nil {
+		return Event{}, nil, false
+	}
+	hop, _ := strconv.Atoi(str(2))
+	ev.Cause = Cause{Chain: str(1), Hop: hop, KeyID: str(3), Endpoint: str(4), Resource: str(5)}
+	return ev, []byte(env), true
 }
 
 // New fills an event's id and time, for emitters.
@@ -87,15 +90,30 @@ func (l *Log) New(acct, typ string, data json.RawMessage, cause Cause) Event {
 // Trimming works on the sorted indexes (no scans): by rank for the count
 // bound and by id range for the age bound, since ids sort by time.
 func (l *Log) Emit(ctx context.Context, ev Event) error {
+	if err := l.Record(ctx, ev); err != nil {
+		return err
+	}
+	if n := l.next.Load(); n != nil {
+		return (*n).Emit(ctx, ev)
+	}
+	return nil
+}
+
+// Record stores ev in the log without forwarding it, for events that go to
+// one subscription only (webhook tests).
+func (l *Log) Record(ctx context.Context, ev Event) error {
 	c := ev.Cause
-	raw, err := json.Marshal(record{Event: ev, Chain: c.Chain, Hop: c.Hop, KeyID: c.KeyID, Endpoint: c.Endpoint, Resource: c.Resource})
+	raw, err := json.Marshal(ev)
 	if err != nil {
 		return fmt.Errorf("events: encode %s: %w", ev.ID, err)
 	}
 	floor := "(" + ids.Floor(ids.Event, l.opts.Now().Add(-l.opts.Retention))
 	all, byType := l.keys.Events(ev.AccountID), l.keys.EventsByType(ev.AccountID, ev.Type)
 	_, err = l.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, l.keys.Event(ev.AccountID, ev.ID), raw, l.opts.Retention)
+		k := l.keys.Event(ev.AccountID, ev.ID)
+		p.HSet(ctx, k, "envelope", raw, "chain", c.Chain, "hop", c.Hop, "key_id", c.KeyID,
+			"endpoint", c.Endpoint, "resource", c.Resource)
+		p.Expire(ctx, k, l.opts.Retention)
 		for _, idx := range []string{all, byType} {
 			p.ZAdd(ctx, idx, redis.Z{Member: ev.ID})
 			p.ZRemRangeByRank(ctx, idx, 0, int64(-l.opts.Max-1))
@@ -106,26 +124,26 @@ func (l *Log) Emit(ctx context.Context, ev Event) error {
 	if err != nil {
 		return fmt.Errorf("events: record %s: %w", ev.ID, err)
 	}
-	if n := l.next.Load(); n != nil {
-		return (*n).Emit(ctx, ev)
-	}
 	return nil
 }
 
 // Get returns one event of the account, or not found.
 func (l *Log) Get(ctx context.Context, acct, id string) (Event, error) {
-	raw, err := l.rdb.Get(ctx, l.keys.Event(acct, id)).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return Event{}, apperr.NotFound("event")
-	}
+	ev, _, err := l.Envelope(ctx, acct, id)
+	return ev, err
+}
+
+// Envelope returns an event and its envelope JSON as stored, or not found.
+func (l *Log) Envelope(ctx context.Context, acct, id string) (Event, []byte, error) {
+	vals, err := l.rdb.HMGet(ctx, l.keys.Event(acct, id), recordFields...).Result()
 	if err != nil {
-		return Event{}, fmt.Errorf("events: load %s: %w", id, err)
+		return Event{}, nil, fmt.Errorf("events: load %s: %w", id, err)
 	}
-	var r record
-	if err := json.Unmarshal(raw, &r); err != nil {
-		return Event{}, fmt.Errorf("events: decode %s: %w", id, err)
+	ev, env, ok := fromRecord(vals)
+	if !ok {
+		return Event{}, nil, apperr.NotFound("event")
 	}
-	return r.event(), nil
+	return ev, env, nil
 }
 
 // Recent returns up to limit of the account's events, newest first, of one
@@ -139,25 +157,19 @@ func (l *Log) Recent(ctx context.Context, acct, typ, after string, limit int) ([
 	if err != nil || len(page) == 0 {
 		return []Event{}, "", err
 	}
-	keys := make([]string, len(page))
+	p := l.rdb.Pipeline()
+	cmds := make([]*redis.SliceCmd, len(page))
 	for i, id := range page {
-		keys[i] = l.keys.Event(acct, id)
+		cmds[i] = p.HMGet(ctx, l.keys.Event(acct, id), recordFields...)
 	}
-	vals, err := l.rdb.MGet(ctx, keys...).Result()
-	if err != nil {
+	if _, err := p.Exec(ctx); err != nil {
 		return nil, "", fmt.Errorf("events: load page: %w", err)
 	}
-	out := make([]Event, 0, len(vals))
-	for _, v := range vals {
-		s, ok := v.(string)
-		if !ok {
-			continue // expired between index and read
+	out := make([]Event, 0, len(cmds))
+	for _, c := range cmds {
+		if ev, _, ok := fromRecord(c.Val()); ok { // absent: expired between index and read
+			out = append(out, ev)
 		}
-		var r record
-		if err := json.Unmarshal([]byte(s), &r); err != nil {
-			return nil, "", fmt.Errorf("events: decode: %w", err)
-		}
-		out = append(out, r.event())
 	}
 	return out, next, nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hookline/hookline/app/apperr"
 	"github.com/hookline/hookline/app/httpapi"
+	"github.com/hookline/hookline/app/ids"
 	"github.com/hookline/hookline/app/perm"
 )
 
@@ -35,7 +36,11 @@ func (h *handlers) list(c *fiber.Ctx) error {
 
 func (h *handlers) get(c *fiber.Ctx) error {
 	p := httpapi.Principal(c)
-	ev, err := h.log.Get(c.UserContext(), p.AccountID, httpapi.Param(c, "id"))
+	id := httpapi.Param(c, "id")
+	if !ids.HasPrefix(id, ids.Event) {
+		return apperr.NotFound("event")
+	}
+	ev, err := h.log.Get(c.UserContext(), p.AccountID, id)
 	if err != nil {
 		return err
 	}

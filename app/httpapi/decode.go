@@ -65,6 +65,16 @@ func Body(c *fiber.Ctx) ([]byte, error) {
 	return bytes.Clone(c.BodyRaw()), nil
 }
 
+// LimitBody refuses request bodies over max bytes with a 413.
+func LimitBody(max int) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if len(c.BodyRaw()) > max {
+			return apperr.TooLarge(fmt.Sprintf("request body is larger than the %d-byte limit", max))
+		}
+		return c.Next()
+	}
+}
+
 // DecodeJSON decodes the request body into v (a pointer to a struct) and
 // validates it. A malformed body is a 400; unknown fields, wrong types and
 // failed validation are a 422 naming each field.

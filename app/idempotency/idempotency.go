@@ -6,6 +6,7 @@
 package idempotency
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -108,6 +109,13 @@ func (s *Store) Middleware(account func(*fiber.Ctx) string) fiber.Handler {
 			return c.Status(r.status).Send([]byte(r.body))
 		}
 
+		// A panic below must not hold the key until the lease runs out.
+		defer func() {
+			if r := recover(); r != nil {
+				_ = s.rdb.Del(context.WithoutCancel(ctx), rk).Err()
+				panic(r)
+			}
+		}()
 		if err := c.Next(); err != nil {
 			// Render now so the response that is stored is the one sent.
 			if herr := c.App().ErrorHandler(c, err); herr != nil {

@@ -5,8 +5,10 @@ package ids
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -28,9 +30,33 @@ const (
 	Chain    = "chn"
 )
 
-// New returns a fresh id of the given kind made at now.
+var (
+	mu      sync.Mutex
+	entropy = ulid.Monotonic(rand.Reader, 0)
+)
+
+// New returns a fresh id of the given kind made at now. Ids made by one
+// process in the same millisecond still sort in the order they were made.
 func New(prefix string, now time.Time) string {
-	id := ulid.MustNew(ulid.Timestamp(now), rand.Reader)
+	mu.Lock()
+	id, err := ulid.New(ulid.Timestamp(now), entropy)
+	mu.Unlock()
+	if err != nil {
+		// The monotonic source overflows only after 2^80 ids in one millisecond
+		// or if the clock goes backwards: fall back to plain randomness.
+		id = ulid.MustNew(ulid.Timestamp(now), rand.Reader)
+	}
+	return prefix + "_" + strings.ToLower(id.String())
+}
+
+// Derive returns the id of the given kind made at t whose random part is
+// fixed by seed: the same inputs always give the same id. It makes
+// deduplicating ids, such as one delivery per (event, subscription).
+func Derive(prefix string, t time.Time, seed string) string {
+	sum := sha256.Sum256([]byte(seed))
+	var id ulid.ULID
+	_ = id.SetTime(ulid.Timestamp(t))
+	_ = id.SetEntropy(sum[:10])
 	return prefix + "_" + strings.ToLower(id.String())
 }
 

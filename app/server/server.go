@@ -23,8 +23,13 @@ import (
 	"github.com/hookline/hookline/app/store"
 )
 
-// BodyLimit is the largest request body accepted.
-const BodyLimit = 1 << 20
+// BodyLimit is the largest request body accepted. Bodies up to
+// hardBodyLimit are read and refused with a normal 413 (request id, log,
+// metrics); larger ones are cut off by the HTTP server itself.
+const (
+	BodyLimit     = 1 << 20
+	hardBodyLimit = 8 << 20
+)
 
 // Options are the composition root's test seams; zero values mean the defaults.
 type Options struct {
@@ -78,14 +83,14 @@ func (s *Server) Ready(ctx context.Context) error {
 func (s *Server) HTTP() *fiber.App {
 	app := fiber.New(fiber.Config{
 		AppName:               "hookline",
-		BodyLimit:             BodyLimit,
+		BodyLimit:             hardBodyLimit,
 		ErrorHandler:          httpapi.ErrorHandler(s.Log),
 		DisableStartupMessage: true,
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           120 * time.Second,
 	})
-	app.Use(httpapi.Observe(s.Log, httpapi.NewMetrics(s.Registry)))
+	app.Use(httpapi.Observe(s.Log, httpapi.NewMetrics(s.Registry)), httpapi.LimitBody(BodyLimit))
 	s.routes(app)
 	return app
 }

@@ -53,7 +53,8 @@ func (k Keys) EventTypes(acct string) string { return k.account(acct) + "evtypes
 
 // ---- event log
 
-// Event is one event envelope as JSON, expiring with the log's age limit. STRING.
+// Event is one event: its envelope JSON and its cause (chain, hop, key_id,
+// endpoint, resource), expiring with the log's age limit. HASH.
 func (k Keys) Event(acct, id string) string { return k.account(acct) + "evt:" + id }
 
 // Events indexes the account's events. ZSET, score 0, members event ids (lexical = time order).
