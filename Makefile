@@ -1,0 +1,98 @@
+# Hookline — developer tasks. `make help` lists them.
+#
+#   make run    a working gateway on this machine (scripts/run.sh)
+#   make test   go vet, then the whole test suite with the race detector
+#
+# Go lives at /usr/local/go on the project's machines; it is added to PATH
+# in case the shell that runs make does not have it.
+
+SHELL := /bin/bash
+export PATH := $(PATH):/usr/local/go/bin
+
+GO      ?= go
+BIN     ?= bin/hookline
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS ?= -X main.Version=$(VERSION)
+PKGS    ?= ./...
+
+# Test knobs: make test TESTFLAGS='-run TestCustomers -v' PKGS=./app/customers/...
+TESTFLAGS ?=
+# Benchmark knobs: make bench BENCH=BenchmarkPublish BENCHTIME=2s PKGS=./app/events/...
+BENCH      ?= .
+BENCHTIME  ?=
+BENCHCOUNT ?= 1
+BENCHFLAGS ?= -benchmem
+
+.DEFAULT_GOAL := build
+
+.PHONY: help build run test test-go bench fmt vet clean need-redis redis-stop
+
+help:
+	@echo "make build       build $(BIN) (version $(VERSION))"
+	@echo "make run         start a local gateway: Redis (started if none), demo account, API URL and key printed"
+	@echo "make test        go vet, then go test -race on every package (needs redis-server; installs it as root)"
+	@echo "make bench       run the benchmarks (BENCH=regexp BENCHTIME=2s PKGS=./app/...)"
+	@echo "make fmt         gofmt every Go file"
+	@echo "make vet         go vet ./..."
+	@echo "make clean       remove bin/ and test outputs"
+	@echo "make redis-stop  stop the redis-server(s) that make run started under ./.data"
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/hookline
+
+run:
+	@bash scripts/run.sh
+
+# `test` is the whole suite. More steps (e.g. test-zapier, the Zapier CLI
+# integration against a live server) are added as prerequisites here.
+test: test-go
+
+# go vet first, then the Go tests. The tests start their own redis-server
+# on a free port (internal/redistest), so no Redis needs to be running.
+test-go: need-redis
+	$(GO) vet $(PKGS)
+	$(GO) test -race -count=1 $(strip $(TESTFLAGS) $(PKGS))
+
+bench: need-redis
+	$(GO) test -run '^$$' -bench '$(BENCH)' $(BENCHFLAGS) -count=$(BENCHCOUNT) $(if $(BENCHTIME),-benchtime=$(BENCHTIME)) $(PKGS)
+
+fmt:
+	gofmt -s -w $$(find . -name '*.go' -not -path './.git/*' -not -path '*/node_modules/*')
+
+vet:
+	$(GO) vet $(PKGS)
+
+clean:
+	rm -rf bin/ coverage.out *.test
+	@echo "(./.data — the local Redis and demo account of make run — is kept; make redis-stop, then rm -rf .data, to reset it)"
+
+# The test suite needs the redis-server binary on PATH. As root on Debian it
+# is installed with apt-get; otherwise say what to install and stop.
+need-redis:
+	@if ! command -v redis-server >/dev/null 2>&1; then \
+	  echo "make: redis-server is not on PATH; the tests start their own redis-server (internal/redistest)."; \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "make: installing Debian's redis-server package: apt-get update && apt-get install -y redis-server"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update </dev/null && apt-get install -y --no-install-recommends redis-server </dev/null || exit 1; \
+	    command -v redis-server >/dev/null 2>&1 || { echo "make: redis-server is still not on PATH after the install"; exit 1; }; \
+	  else \
+	    echo "make: install it first, e.g. on Debian/Ubuntu:  sudo apt-get install redis-server   (macOS: brew install redis)"; \
+	    exit 1; \
+	  fi; \
+	fi
+
+# Stop the redis-server(s) that scripts/run.sh started (pidfiles in ./.data).
+redis-stop:
+	@shopt -s nullglob; found=0; \
+	for f in .data/redis-*.pid; do \
+	  found=1; pid=$$(cat "$$f"); \
+	  if [ -r /proc/$$pid/comm ] && ! grep -q redis /proc/$$pid/comm; then \
+	    echo "$$f: pid $$pid is not a redis-server; left alone"; \
+	  elif kill "$$pid" 2>/dev/null; then \
+	    for i in $$(seq 1 50); do grep -qs '^State:.*[RSD]' /proc/$$pid/status || break; sleep 0.1; done; \
+	    echo "stopped redis-server pid $$pid ($$f)"; \
+	  else echo "$$f: pid $$pid is not running"; fi; \
+	  rm -f "$$f"; \
+	done; \
+	[ $$found = 1 ] || echo "no redis-server started by make run (no .data/redis-*.pid)"
