@@ -30,9 +30,10 @@ func (s *Server) routes(app *fiber.App) {
 	s.Catalog.Register(v1, need)
 	s.Events.Register(v1, need)
 	s.Customers.Register(v1, need)
+	s.Outbound.Register(v1, need)
 }
 
 // registerTasks lists every package's task handlers and background loops.
 func (s *Server) registerTasks(w *Worker) {
-	_ = w // the outbound delivery engine registers here
+	w.loops = append(w.loops, s.Outbound.RegisterTasks(w.mux))
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
@@ -21,6 +22,8 @@ import (
 	"github.com/hookline/hookline/app/httpapi"
 	"github.com/hookline/hookline/app/idempotency"
 	"github.com/hookline/hookline/app/store"
+	"github.com/hookline/hookline/outbound"
+	"github.com/hookline/hookline/outbound/safehttp"
 )
 
 // BodyLimit is the largest request body accepted. Bodies up to
@@ -39,6 +42,9 @@ type Options struct {
 	BcryptCost int
 	// Version is reported in User-Agent headers.
 	Version string
+	// Outbound adjusts the delivery engine's options (tests: clocks,
+	// reconciler timing, trusted test CAs, a resolver).
+	Outbound func(*outbound.Options)
 }
 
 // Server holds the wired services.
@@ -53,6 +59,8 @@ type Server struct {
 	Events    *events.Log
 	Customers *customers.Service
 	Idem      *idempotency.Store
+	Queue     *asynq.Client
+	Outbound  *outbound.Service
 }
 
 // New wires every service. It does not contact Redis.
@@ -62,13 +70,33 @@ func New(cfg config.Config, rdb redis.UniversalClient, log *slog.Logger, opts Op
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	cat := catalog.New(rdb, keys, opts.Now)
 	evlog := events.NewLog(rdb, keys, cat, events.Options{Retention: cfg.EventRetention, Max: cfg.EventMax, Now: opts.Now})
+	accts := accounts.New(rdb, keys, accounts.Options{Now: opts.Now, BcryptCost: opts.BcryptCost, Log: log})
+	q := asynq.NewClientFromRedisClient(rdb)
+
+	dev := cfg.Mode == config.Development
+	oo := outbound.Options{
+		Policy:        safehttp.Policy{AllowHTTP: dev, AllowPrivate: dev, Allow: cfg.AllowTargets},
+		RetrySchedule: cfg.RetrySchedule,
+		Version:       opts.Version,
+		Retention:     cfg.EventRetention,
+		Now:           opts.Now,
+		Log:           log,
+	}
+	if opts.Outbound != nil {
+		opts.Outbound(&oo)
+	}
+	out := outbound.New(rdb, q, outbound.Deps{Keys: keys, Catalog: cat, Events: evlog, Accounts: accts}, oo)
+	evlog.Forward(out)
+
 	return &Server{
 		Config: cfg, Redis: rdb, Log: log, Keys: keys, Registry: reg,
-		Accounts:  accounts.New(rdb, keys, accounts.Options{Now: opts.Now, BcryptCost: opts.BcryptCost, Log: log}),
+		Accounts:  accts,
 		Catalog:   cat,
 		Events:    evlog,
 		Customers: customers.New(rdb, keys, evlog, opts.Now),
 		Idem:      idempotency.New(rdb, keys, idempotency.Options{}),
+		Queue:     q,
+		Outbound:  out,
 	}
 }
 

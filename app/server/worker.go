@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+
+	"github.com/hookline/hookline/outbound"
 )
 
 // Worker runs the Asynq task server and the background loops of every
@@ -24,6 +26,7 @@ func (s *Server) Worker() *Worker {
 	w := &Worker{mux: mux}
 	srv := asynq.NewServerFromRedisClient(s.Redis, asynq.Config{
 		Concurrency: 50,
+		Queues:      map[string]int{outbound.DefaultQueue: 1},
 		// A short check interval keeps pickup latency of an idle queue low.
 		TaskCheckInterval: 50 * time.Millisecond,
 		ShutdownTimeout:   30 * time.Second,

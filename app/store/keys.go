@@ -80,3 +80,34 @@ func (k Keys) CustomerEmails(acct string) string { return k.account(acct) + "cus
 // content_type, body), expiring after 24 h. HASH. keyHash is the SHA-256 of
 // the client's Idempotency-Key and the caller's key id.
 func (k Keys) Idempotency(acct, keyHash string) string { return k.account(acct) + "idem:" + keyHash }
+
+// ---- outbound: webhooks and deliveries
+
+// Webhook is one subscription. HASH of its settings, secrets and state.
+func (k Keys) Webhook(acct, id string) string { return k.account(acct) + "whk:" + id }
+
+// Webhooks lists the account's webhook ids. ZSET, score 0, ordered by id.
+func (k Keys) Webhooks(acct string) string { return k.account(acct) + "whks" }
+
+// WebhooksByType holds the ids of the account's webhooks subscribed to one
+// event type, active or not. SET.
+func (k Keys) WebhooksByType(acct, typ string) string { return k.account(acct) + "whk:type:" + typ }
+
+// Delivery is one (event, webhook) delivery: status, attempts, schedule. HASH.
+func (k Keys) Delivery(acct, id string) string { return k.account(acct) + "dlv:" + id }
+
+// Attempts holds a delivery's attempts, oldest first, as JSON. LIST.
+func (k Keys) Attempts(acct, dlv string) string { return k.account(acct) + "dlv:" + dlv + ":att" }
+
+// DeliveriesByWebhook indexes a webhook's deliveries. ZSET, score 0, ordered by id.
+func (k Keys) DeliveriesByWebhook(acct, whk string) string {
+	return k.account(acct) + "whk:" + whk + ":dlvs"
+}
+
+// Due holds the account's pending deliveries. ZSET, score = next attempt
+// time in Unix ms, member the delivery id. The reconciler reads it.
+func (k Keys) Due(acct string) string { return k.account(acct) + "due" }
+
+// RateLimit names a rate limiter bucket; go-redis/redis_rate adds its own
+// "rate:" in front. STRING managed by redis_rate.
+func (k Keys) RateLimit(acct, bucket string) string { return k.account(acct) + "rl:" + bucket }

@@ -1,0 +1,236 @@
+package outbound
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/hookline/hookline/app/httpapi"
+)
+
+type handlers struct{ svc *Service }
+
+type authResponse struct {
+	Type     string `json:"type"`
+	Username string `json:"username,omitempty"`
+}
+
+type webhookResponse struct {
+	ID                  string            `json:"id"`
+	Name                string            `json:"name"`
+	URL                 string            `json:"url"`
+	Method              string            `json:"method"`
+	Events              []string          `json:"events"`
+	Auth                authResponse      `json:"auth"`
+	Headers             map[string]string `json:"headers"`
+	RetrySchedule       []string          `json:"retry_schedule"`
+	Timeout             string            `json:"timeout"`
+	RateLimit           float64           `json:"rate_limit"`
+	Active              bool              `json:"active"`
+	DisabledReason      *string           `json:"disabled_reason"`
+	DisabledAt          *time.Time        `json:"disabled_at"`
+	ConsecutiveFailures int               `json:"consecutive_failures"`
+	Source              string            `json:"source"`
+	OwnerID             string            `json:"owner_id"`
+	PrevSecretExpiresAt *time.Time        `json:"previous_secret_expires_at"`
+	CreatedAt           time.Time         `json:"created_at"`
+	UpdatedAt           time.Time         `json:"updated_at"`
+}
+
+// formatDuration writes 5m rather than 5m0s.
+func formatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+func newWebhookResponse(w Webhook, now time.Time) webhookResponse {
+	hdr := make(map[string]string, len(w.Headers))
+	for k, v := range w.Headers {
+		if sensitiveHeader(k) {
+			v = Redacted
+		}
+		hdr[k] = v
+	}
+	sched := make([]string, len(w.RetrySchedule))
+	for i, d := range w.RetrySchedule {
+		sched[i] = formatDuration(d)
+	}
+	r := webhookResponse{
+		ID: w.ID, Name: w.Name, URL: w.URL, Method: w.Method, Events: w.Events,
+		Auth: authResponse{Type: w.Auth.Type, Username: w.Auth.Username}, Headers: hdr,
+		RetrySchedule: sched, Timeout: formatDuration(w.Timeout), RateLimit: w.RateLimit, Active: w.Active,
+		DisabledAt: httpapi.Time(w.DisabledAt), ConsecutiveFailures: w.ConsecutiveFailures,
+		Source: w.Source, OwnerID: w.OwnerID, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
+	}
+	if w.DisabledReason != "" {
+		r.DisabledReason = &w.DisabledReason
+	}
+	if w.PrevSecret != "" && now.Before(w.PrevSecretUntil) {
+		r.PrevSecretExpiresAt = httpapi.Time(w.PrevSecretUntil)
+	}
+	return r
+}
+
+type webhookCreated struct {
+	webhookResponse
+	Secret string `json:"secret"`
+}
+
+func (h *handlers) create(c *fiber.Ctx) error {
+	var req NewWebhook
+	if err := httpapi.DecodeJSON(c, &req); err != nil {
+		return err
+	}
+	w, err := h.svc.CreateWebhook(c.UserContext(), httpapi.Principal(c), req)
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(webhookCreated{webhookResponse: newWebhookResponse(w, h.svc.now()), Secret: w.Secret})
+}
+
+func (h *handlers) list(c *fiber.Ctx) error {
+	limit, after, err := httpapi.ListParams(c)
+	if err != nil {
+		return err
+	}
+	ws, next, err := h.svc.Webhooks(c.UserContext(), httpapi.Principal(c), after, limit)
+	if err != nil {
+		return err
+	}
+	out := make([]webhookResponse, len(ws))
+	for i, w := range ws {
+		out[i] = newWebhookResponse(w, h.svc.now())
+	}
+	return c.JSON(httpapi.NewPage(out, next))
+}
+
+func (h *handlers) get(c *fiber.Ctx) error {
+	w, err := h.svc.Webhook(c.UserContext(), httpapi.Principal(c), httpapi.Param(c, "id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(newWebhookResponse(w, h.svc.now()))
+}
+
+func (h *handlers) update(c *fiber.Ctx) error {
+	var req WebhookPatch
+	if err := httpapi.DecodeJSON(c, &req); err != nil {
+		return err
+	}
+	w, err := h.svc.UpdateWebhook(c.UserContext(), httpapi.Principal(c), httpapi.Param(c, "id"), req)
+	if err != nil {
+		return err
+	}
+	return c.JSON(newWebhookResponse(w, h.svc.now()))
+}
+
+func (h *handlers) delete(c *fiber.Ctx) error {
+	w, err := h.svc.DeleteWebhook(c.UserContext(), httpapi.Principal(c), httpapi.Param(c, "id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(newWebhookResponse(w, h.svc.now()))
+}
+
+type rotatedResponse struct {
+	ID                  string     `json:"id"`
+	Secret              string     `json:"secret"`
+	PrevSecretExpiresAt *time.Time `json:"previous_secret_expires_at"`
+}
+
+func (h *handlers) rotate(c *fiber.Ctx) error {
+	w, err := h.svc.RotateSecret(c.UserContext(), httpapi.Principal(c), httpapi.Param(c, "id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(rotatedResponse{ID: w.ID, Secret: w.Secret, PrevSecretExpiresAt: httpapi.Time(w.PrevSecretUntil)})
+}
+
+type deliveryResponse struct {
+	ID             string     `json:"id"`
+	WebhookID      string     `json:"webhook_id"`
+	EventID        string     `json:"event_id"`
+	EventType      string     `json:"event_type"`
+	URL            string     `json:"url"`
+	Status         string     `json:"status"`
+	Attempts       int        `json:"attempts"`
+	LastStatusCode *int       `json:"last_status_code"`
+	LastError      *string    `json:"last_error"`
+	CreatedAt      time.Time  `json:"created_at"`
+	NextAttemptAt  *time.Time `json:"next_attempt_at"`
+}
+
+func newDeliveryResponse(d Delivery) deliveryResponse {
+	r := deliveryResponse{ID: d.ID, WebhookID: d.WebhookID, EventID: d.EventID, EventType: d.EventType, URL: d.URL,
+		Status: d.Status, Attempts: d.Attempts, CreatedAt: d.CreatedAt, NextAttemptAt: httpapi.Time(d.NextAttemptAt)}
+	if d.LastStatusCode != 0 {
+		r.LastStatusCode = &d.LastStatusCode
+	}
+	if d.LastError != "" {
+		r.LastError = &d.LastError
+	}
+	return r
+}
+
+type deliveryDetailResponse struct {
+	deliveryResponse
+	Payload      json.RawMessage `json:"payload"`
+	AttemptsList []Attempt       `json:"attempt_log"`
+}
+
+func (h *handlers) test(c *fiber.Ctx) error {
+	d, err := h.svc.SendTest(c.UserContext(), httpapi.Principal(c), httpapi.Param(c, "id"))
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusAccepted).JSON(newDeliveryResponse(d))
+}
+
+func (h *handlers) deliveries(c *fiber.Ctx) error {
+	limit, after, err := httpapi.ListParams(c)
+	if err != nil {
+		return err
+	}
+	ds, next, err := h.svc.Deliveries(c.UserContext(), httpapi.Principal(c), httpapi.Param(c, "id"),
+		httpapi.Query(c, "status"), httpapi.Query(c, "event_type"), after, limit)
+	if err != nil {
+		return err
+	}
+	out := make([]deliveryResponse, len(ds))
+	for i, d := range ds {
+		out[i] = newDeliveryResponse(d)
+	}
+	return c.JSON(httpapi.NewPage(out, next))
+}
+
+func (h *handlers) delivery(c *fiber.Ctx) error {
+	dd, err := h.svc.Delivery(c.UserContext(), httpapi.Principal(c), httpapi.Param(c, "id"))
+	if err != nil {
+		return err
+	}
+	payload := json.RawMessage(dd.Payload)
+	if len(payload) == 0 {
+		payload = json.RawMessage("null")
+	}
+	atts := dd.Attempts
+	if atts == nil {
+		atts = []Attempt{}
+	}
+	return c.JSON(deliveryDetailResponse{deliveryResponse: newDeliveryResponse(dd.Delivery), Payload: payload, AttemptsList: atts})
+}
+
+func (h *handlers) redeliver(c *fiber.Ctx) error {
+	d, err := h.svc.Redeliver(c.UserContext(), httpapi.Principal(c), httpapi.Param(c, "id"))
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusAccepted).JSON(newDeliveryResponse(d))
+}

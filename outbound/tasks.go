@@ -1,0 +1,410 @@
+package outbound
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/hibiken/asynq"
+
+	"github.com/hookline/hookline/app/apperr"
+	"github.com/hookline/hookline/outbound/safehttp"
+	"github.com/hookline/hookline/outbound/signing"
+)
+
+// TypeDeliver is the Asynq task type of one delivery attempt.
+const TypeDeliver = "outbound:deliver"
+
+// deliverPayload points at the records; the body, secrets and URL are read
+// when the task runs, so nothing secret sits in the queue and an edited
+// webhook takes effect at once.
+type deliverPayload struct {
+	AccountID  string `json:"a"`
+	DeliveryID string `json:"d"`
+	WebhookID  string `json:"w"`
+	EventID    string `json:"e"`
+	Gen        int    `json:"g"`
+}
+
+// taskID is stable per (delivery, generation): enqueuing the same
+// generation twice is refused by Asynq.
+func taskID(deliveryID string, gen int) string { return deliveryID + "-" + strconv.Itoa(gen) }
+
+// enqueue queues the attempt of d's current generation, at at (zero: now).
+// Hookline's delivery record owns the schedule: the task never retries.
+func (s *Service) enqueue(ctx context.Context, d Delivery, at time.Time) error {
+	payload, err := json.Marshal(deliverPayload{AccountID: d.AccountID, DeliveryID: d.ID, WebhookID: d.WebhookID, EventID: d.EventID, Gen: d.Gen})
+	if err != nil {
+		return fmt.Errorf("outbound: encode task: %w", err)
+	}
+	opts := []asynq.Option{
+		asynq.TaskID(taskID(d.ID, d.Gen)), asynq.Queue(s.opts.Queue), asynq.MaxRetry(0),
+		asynq.Timeout(2 * time.Minute),
+	}
+	if !at.IsZero() && at.After(s.opts.Now()) {
+		opts = append(opts, asynq.ProcessAt(at))
+	}
+	_, err = s.q.EnqueueContext(ctx, asynq.NewTask(TypeDeliver, payload), opts...)
+	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return fmt.Errorf("outbound: enqueue %s: %w", d.ID, err)
+	}
+	return nil
+}
+
+// RegisterTasks adds the delivery handler to the worker's mux and returns
+// the reconciler loop for the worker to run.
+func (s *Service) RegisterTasks(mux *asynq.ServeMux) func(ctx context.Context) {
+	mux.HandleFunc(TypeDeliver, s.handleDeliver)
+	return s.reconcileLoop
+}
+
+// handleDeliver runs one attempt. Outcomes of the attempt are never returned
+// as errors: the delivery record schedules retries. An error here means the
+// attempt could not be run or recorded (Redis unreachable); the task is
+// then archived and the reconciler schedules it again.
+func (s *Service) handleDeliver(ctx context.Context, t *asynq.Task) error {
+	var p deliverPayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil {
+		return fmt.Errorf("outbound: bad task payload: %v: %w", err, asynq.SkipRetry)
+	}
+	// One round trip for the delivery, the webhook and the event.
+	pipe := s.st.rdb.Pipeline()
+	dc := pipe.HGetAll(ctx, s.st.keys.Delivery(p.AccountID, p.DeliveryID))
+	wc := pipe.HGetAll(ctx, s.st.keys.Webhook(p.AccountID, p.WebhookID))
+	_, _ = pipe.Exec(ctx)
+	if dc.Err() != nil || wc.Err() != nil {
+		return fmt.Errorf("outbound: load delivery %s: %w", p.DeliveryID, errors.Join(dc.Err(), wc.Err()))
+	}
+	if len(dc.Val()) == 0 {
+		return nil // expired or never written: nothing to do
+	}
+	d := deliveryFrom(p.AccountID, dc.Val())
+	if d.Status != StatusPending || d.Gen != p.Gen {
+		return nil // a stale or duplicate task
+	}
+	now := s.now()
+	if len(wc.Val()) == 0 {
+		return s.finish(ctx, d, Attempt{StartedAt: now, ErrorClass: "webhook_deleted", Error: "the webhook was deleted before this attempt"}, nil, false)
+	}
+	w := webhookFrom(p.AccountID, wc.Val())
+	if !w.Active && !d.Test {
+		reason := "the webhook is inactive"
+		if w.DisabledReason != "" {
+			reason = "the webhook was disabled: " + w.DisabledReason
+		}
+		return s.finish(ctx, d, Attempt{StartedAt: now, ErrorClass: "webhook_inactive", Error: reason}, &w, false)
+	}
+
+	// One slow endpoint must not hold every worker: past its cap, the
+	// attempt waits without using one of its tries.
+	sem := s.semaphore(w.ID)
+	select {
+	case sem <- struct{}{}:
+		defer func() { <-sem }()
+	default:
+		return s.defer_(ctx, d, 200*time.Millisecond+time.Duration(rand.Int64N(int64(300*time.Millisecond))))
+	}
+	if wait, err := s.rateWait(ctx, w); err != nil {
+		return err
+	} else if wait > 0 {
+		return s.defer_(ctx, d, wait)
+	}
+
+	ev, env, err := s.deps.Events.Envelope(ctx, p.AccountID, p.EventID)
+	if apperr.IsCode(err, apperr.CodeNotFound) {
+		return s.finish(ctx, d, Attempt{StartedAt: now, ErrorClass: "event_expired", Error: "the event is past retention"}, &w, false)
+	}
+	if err != nil {
+		return err
+	}
+	att, retryAfter, gone := s.send(ctx, w, d, env, ev.Cause.Chain, ev.Cause.Hop)
+	if gone {
+		if err := s.remove(ctx, w, "gone"); err != nil {
+			return err
+		}
+	}
+	d.Attempts++
+	att.Number = d.Attempts
+	ok := att.StatusCode >= 200 && att.StatusCode < 300 && att.ErrorClass == ""
+	if !ok && !gone && d.Attempts <= len(w.RetrySchedule) {
+		delay := s.jitter(w.RetrySchedule[d.Attempts-1])
+		if retryAfter > delay {
+			delay = retryAfter
+		}
+		return s.retryLater(ctx, d, att, delay)
+	}
+	return s.finish(ctx, d, att, &w, ok)
+}
+
+func (s *Service) semaphore(id string) chan struct{} {
+	if v, ok := s.sems.Load(id); ok {
+		return v.(chan struct{})
+	}
+	v, _ := s.sems.LoadOrStore(id, make(chan struct{}, s.opts.PerWebhookConcurrency))
+	return v.(chan struct{})
+}
+
+// zapierHookRate paces deliveries to one hooks.zapier.com URL under
+// Zapier's limit, so bursts are smoothed rather than refused.
+const zapierHookRate = 30
+
+// rateWait returns how long to wait before this webhook may send again.
+// Limits are shared by all workers through Redis.
+func (s *Service) rateWait(ctx context.Context, w Webhook) (time.Duration, error) {
+	var wait time.Duration
+	check := func(bucket string, perSecond float64) error {
+		if perSecond <= 0 {
+			return nil
+		}
+		limit := redis_rate.PerSecond(int(perSecond + 0.5))
+		if perSecond < 1 {
+			limit = redis_rate.PerMinute(int(perSecond*60 + 0.5))
+		}
+		res, err := s.limiter.Allow(ctx, s.st.keys.RateLimit(w.AccountID, bucket), limit)
+		if err != nil {
+			return fmt.Errorf("outbound: rate limit: %w", err)
+		}
+		if res.Allowed == 0 && res.RetryAfter > wait {
+			wait = res.RetryAfter
+		}
+		return nil
+	}
+	if err := check("whk:"+w.ID, w.RateLimit); err != nil {
+		return 0, err
+	}
+	if u, err := url.Parse(w.URL); err == nil && strings.EqualFold(u.Hostname(), "hooks.zapier.com") {
+		if err := check("zap:"+u.Path, zapierHookRate); err != nil {
+			return 0, err
+		}
+	}
+	return wait, nil
+}
+
+// defer_ moves the delivery to a new generation due after wait, without
+// using one of its tries.
+func (s *Service) defer_(ctx context.Context, d Delivery, wait time.Duration) error {
+	next := s.now().Add(wait)
+	ok, err := s.st.reschedule(ctx, d.AccountID, d.ID, d.Gen, d.Gen+1, next)
+	if err != nil || !ok {
+		return err
+	}
+	d.Gen++
+	return s.enqueue(ctx, d, next)
+}
+
+func (s *Service) jitter(d time.Duration) time.Duration {
+	if s.opts.Jitter <= 0 {
+		return d
+	}
+	f := 1 + s.opts.Jitter*(2*rand.Float64()-1)
+	return time.Duration(float64(d) * f)
+}
+
+func (s *Service) retryLater(ctx context.Context, d Delivery, att Attempt, delay time.Duration) error {
+	gen := d.Gen
+	d.Gen++
+	d.NextAttemptAt = s.now().Add(delay)
+	d.LastStatusCode, d.LastError = att.StatusCode, attemptError(att)
+	raw, _ := json.Marshal(att)
+	ok, err := s.st.record(ctx, d, gen, raw, s.opts.Retention)
+	if err != nil || !ok {
+		return err
+	}
+	return s.enqueue(ctx, d, d.NextAttemptAt)
+}
+
+// finish records the last attempt and the final status.
+func (s *Service) finish(ctx context.Context, d Delivery, att Attempt, w *Webhook, ok bool) error {
+	gen := d.Gen
+	d.Status = StatusFailed
+	if ok {
+		d.Status = StatusDelivered
+	}
+	d.NextAttemptAt = time.Time{}
+	d.LastStatusCode, d.LastError = att.StatusCode, attemptError(att)
+	raw, _ := json.Marshal(att)
+	stored, err := s.st.record(ctx, d, gen, raw, s.opts.Retention)
+	if err != nil || !stored || w == nil || d.Test {
+		return err
+	}
+	reason := fmt.Sprintf("its last %d deliveries all failed (last error: %s)", s.opts.DisableAfter, d.LastError)
+	disabled, err := s.st.noteOutcome(ctx, d.AccountID, w.ID, ok, s.opts.DisableAfter, s.now(), reason)
+	if disabled {
+		s.opts.Log.Warn("outbound: webhook disabled", "webhook_id", w.ID, "account_id", d.AccountID, "reason", reason)
+	}
+	return err
+}
+
+func attemptError(a Attempt) string {
+	if a.Error != "" {
+		return a.Error
+	}
+	if a.StatusCode != 0 && (a.StatusCode < 200 || a.StatusCode >= 300) {
+		return "HTTP " + strconv.Itoa(a.StatusCode)
+	}
+	return ""
+}
+
+// maxLoggedBody is how much of a response body the log keeps.
+const maxLoggedBody = 64 << 10
+
+// send makes one HTTP request and describes it. retryAfter is the wait a 429
+// or 503 asked for (at most 1 h); gone reports a 410.
+func (s *Service) send(ctx context.Context, w Webhook, d Delivery, env []byte, chain string, hop int) (att Attempt, retryAfter time.Duration, gone bool) {
+	start := s.opts.Now()
+	att = Attempt{StartedAt: start.UTC().Truncate(time.Millisecond), Method: w.Method, URL: w.URL, Trigger: "schedule"}
+	if d.Test {
+		att.Trigger = "test"
+	} else if d.Gen > 1 && d.Attempts >= len(w.RetrySchedule)+1 {
+		att.Trigger = "redeliver"
+	}
+	signer, err := signing.NewSigner(w.Secrets(start)...)
+	if err != nil {
+		att.ErrorClass, att.Error = "internal", "the webhook's secret is unreadable; rotate it"
+		return att, 0, false
+	}
+	target := w.URL
+	var body io.Reader
+	if w.Method == http.MethodGet {
+		// GET carries the envelope JSON in ?payload=, signed exactly as a POST body.
+		sep := "?"
+		if strings.Contains(target, "?") {
+			sep = "&"
+		}
+		target += sep + "payload=" + url.QueryEscape(string(env)) + "&event_id=" + url.QueryEscape(d.EventID) + "&event_type=" + url.QueryEscape(d.EventType)
+	} else {
+		body = bytes.NewReader(env)
+	}
+	rctx, cancel := context.WithTimeout(ctx, w.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, w.Method, target, body)
+	if err != nil {
+		att.ErrorClass, att.Error = "connection", "cannot build the request: "+err.Error()
+		return att, 0, false
+	}
+	ts := start.Unix()
+	h := req.Header
+	if w.Method != http.MethodGet {
+		h.Set("Content-Type", "application/json")
+	}
+	h.Set("User-Agent", "Hookline/"+s.opts.Version)
+	h.Set("webhook-id", d.EventID)
+	h.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
+	h.Set("webhook-signature", signer.StandardSignature(d.EventID, ts, env))
+	h.Set("Signature", signer.BodySignature(env))
+	h.Set("Idempotency-Key", d.EventID)
+	h.Set("Hookline-Event-Id", d.EventID)
+	h.Set("Hookline-Delivery-Id", d.ID)
+	if chain != "" {
+		h.Set("Hookline-Chain", chain)
+	}
+	h.Set("Hookline-Hop", strconv.Itoa(hop))
+	for k, v := range w.Headers {
+		h.Set(k, v)
+	}
+	switch w.Auth.Type {
+	case "basic":
+		req.SetBasicAuth(w.Auth.Username, w.Auth.Secret)
+	case "bearer":
+		h.Set("Authorization", "Bearer "+w.Auth.Secret)
+	}
+	att.Request = redactHeaders(h)
+
+	res, err := s.client.Do(req)
+	att.DurationMS = time.Since(start).Milliseconds()
+	if err != nil {
+		att.ErrorClass = safehttp.Classify(err)
+		att.Error = errorMessage(att.ErrorClass, err, w.Timeout)
+		return att, 0, false
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(res.Body, maxLoggedBody+1))
+	// Drain a little more so the connection can be reused.
+	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 1<<20))
+	att.DurationMS = time.Since(start).Milliseconds()
+	if len(b) > maxLoggedBody {
+		b, att.Truncated = b[:maxLoggedBody], true
+	}
+	att.Body = string(b)
+	att.StatusCode = res.StatusCode
+	att.Response = redactHeaders(res.Header)
+	switch {
+	case res.StatusCode >= 200 && res.StatusCode < 300:
+	case res.StatusCode == http.StatusGone:
+		att.ErrorClass = "gone"
+		att.Error = "the receiver answered 410 Gone: the subscription was deleted"
+		gone = true
+	case res.StatusCode >= 300 && res.StatusCode < 400:
+		att.ErrorClass = "redirect"
+		att.Error = "redirects are not followed (Location: " + res.Header.Get("Location") + ")"
+	default:
+		att.ErrorClass = "http_status"
+		att.Error = "HTTP " + strconv.Itoa(res.StatusCode)
+		if res.StatusCode == http.StatusTooManyRequests || res.StatusCode == http.StatusServiceUnavailable {
+			retryAfter = parseRetryAfter(res.Header.Get("Retry-After"), start)
+			if retryAfter > 0 {
+				att.Error += ", Retry-After " + retryAfter.String()
+			}
+		}
+	}
+	return att, retryAfter, gone
+}
+
+func errorMessage(class string, err error, timeout time.Duration) string {
+	switch class {
+	case "timeout":
+		return "no response within the webhook's timeout of " + timeout.String()
+	case "blocked_target":
+		var be *safehttp.BlockedError
+		if errors.As(err, &be) {
+			return "blocked target: " + be.Reason
+		}
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error()
+	}
+	return err.Error()
+}
+
+// parseRetryAfter reads seconds or an HTTP date, capped at one hour.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+		d = time.Duration(n) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	}
+	if d < 0 {
+		return 0
+	}
+	if d > time.Hour {
+		return time.Hour
+	}
+	return d
+}
+
+func redactHeaders(h http.Header) map[string]string {
+	out := make(map[string]string, len(h))
+	for k, v := range h {
+		val := strings.Join(v, ", ")
+		if sensitiveHeader(k) {
+			val = Redacted
+		}
+		out[k] = val
+	}
+	return out
+}

@@ -1,0 +1,141 @@
+// Package outbound delivers events to subscribed endpoints: webhooks,
+// fan-out, signing, retries and the delivery log. It imports the core, never
+// the reverse; Service.Emit satisfies events.Emitter.
+//
+// Front door:
+//
+//	New(rdb, q, deps, opts) *Service
+//	(*Service).Emit                    fan an event out to matching webhooks
+//	(*Service).CreateWebhook / Webhook / Webhooks / UpdateWebhook / DeleteWebhook
+//	(*Service).RotateSecret / SendTest / Deliveries / Delivery / Redeliver
+//	(*Service).Register                HTTP routes
+//	(*Service).RegisterTasks           Asynq handler and the reconciler loop
+package outbound
+
+import (
+	"strings"
+	"time"
+)
+
+// Sources of webhooks: the API, or an integration adapting its protocol.
+const (
+	SourceAPI    = "api"
+	SourceZapier = "zapier"
+	SourceIFTTT  = "ifttt"
+)
+
+// Auth is how Hookline authenticates to the receiver.
+type Auth struct {
+	Type     string // none, basic or bearer
+	Username string // basic
+	Secret   string // the basic password or the bearer token; never shown
+}
+
+// Webhook is one subscription of an account to some event types.
+type Webhook struct {
+	ID            string
+	AccountID     string
+	OwnerID       string // the user whose permissions it delivers under
+	KeyID         string // the API key that created it
+	Source        string
+	Name          string
+	URL           string
+	Method        string // POST or GET
+	Events        []string
+	Auth          Auth
+	Headers       map[string]string
+	RetrySchedule []time.Duration
+	Timeout       time.Duration
+	RateLimit     float64 // deliveries per second; 0 is unlimited
+	Active        bool
+	// DisabledReason says why Hookline turned the webhook off itself.
+	DisabledReason      string
+	DisabledAt          time.Time
+	ConsecutiveFailures int
+	Secret              string
+	PrevSecret          string
+	PrevSecretUntil     time.Time
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+}
+
+// Secrets returns the secrets to sign with at t: the current one, and the
+// previous one while its rotation window lasts.
+func (w Webhook) Secrets(t time.Time) []string {
+	if w.PrevSecret != "" && t.Before(w.PrevSecretUntil) {
+		return []string{w.Secret, w.PrevSecret}
+	}
+	return []string{w.Secret}
+}
+
+// Subscribes reports whether the webhook takes events of type typ.
+func (w Webhook) Subscribes(typ string) bool {
+	for _, e := range w.Events {
+		if e == typ {
+			return true
+		}
+	}
+	return false
+}
+
+// Delivery statuses.
+const (
+	StatusPending    = "pending"
+	StatusDelivered  = "delivered"
+	StatusFailed     = "failed"
+	StatusSuppressed = "suppressed"
+)
+
+// Delivery is one event's delivery to one webhook.
+type Delivery struct {
+	ID             string
+	AccountID      string
+	WebhookID      string
+	EventID        string
+	EventType      string
+	URL            string
+	Status         string
+	Attempts       int
+	LastStatusCode int
+	LastError      string
+	CreatedAt      time.Time
+	NextAttemptAt  time.Time // zero when no attempt is scheduled
+	Gen            int       // bumped on every (re)schedule; a task of another gen is stale
+	Test           bool      // a webhook.test delivery: sent even to an inactive webhook
+}
+
+// Attempt is one HTTP request of a delivery, as the log shows it.
+type Attempt struct {
+	Number     int               `json:"number"`
+	StartedAt  time.Time         `json:"started_at"`
+	Method     string            `json:"method"`
+	URL        string            `json:"url"`
+	Request    map[string]string `json:"request_headers"`
+	StatusCode int               `json:"status_code"`
+	Response   map[string]string `json:"response_headers"`
+	Body       string            `json:"response_body"`
+	Truncated  bool              `json:"response_body_truncated"`
+	DurationMS int64             `json:"duration_ms"`
+	ErrorClass string            `json:"error_class"`
+	Error      string            `json:"error"`
+	Trigger    string            `json:"trigger"` // schedule, redeliver or test
+}
+
+// sensitiveHeader reports whether a header's value must be redacted in logs
+// and API responses.
+func sensitiveHeader(name string) bool {
+	n := strings.ToLower(name)
+	switch n {
+	case "authorization", "proxy-authorization", "cookie", "set-cookie", "webhook-signature", "signature":
+		return true
+	}
+	for _, part := range []string{"key", "token", "secret", "signature", "password", "auth", "session"} {
+		if strings.Contains(n, part) {
+			return true
+		}
+	}
+	return false
+}
+
+// Redacted is shown in place of a sensitive value.
+const Redacted = "[redacted]"
