@@ -223,10 +223,23 @@ return 1
 `)
 
 func (s *webhookStore) createDeliveries(ctx context.Context, ds []Delivery, ttl time.Duration, max int, floor string) ([]bool, error) {
+	created, err := s.createDeliveriesOnce(ctx, ds, ttl, max, floor)
+	if err != nil && strings.Contains(err.Error(), "NOSCRIPT") {
+		// A pipeline cannot fall back from EVALSHA to EVAL by itself: load the
+		// script and run again; the script skips deliveries that exist.
+		if lerr := createDeliveryScript.Load(ctx, s.rdb).Err(); lerr != nil {
+			return nil, fmt.Errorf("outbound: load script: %w", lerr)
+		}
+		created, err = s.createDeliveriesOnce(ctx, ds, ttl, max, floor)
+	}
+	return created, err
+}
+
+func (s *webhookStore) createDeliveriesOnce(ctx context.Context, ds []Delivery, ttl time.Duration, max int, floor string) ([]bool, error) {
 	p := s.rdb.Pipeline()
 	cmds := make([]*redis.Cmd, len(ds))
 	for i, d := range ds {
-		cmds[i] = createDeliveryScript.Run(ctx, p,
+		cmds[i] = createDeliveryScript.EvalSha(ctx, p,
 			[]string{s.keys.Delivery(d.AccountID, d.ID), s.keys.DeliveriesByWebhook(d.AccountID, d.WebhookID), s.keys.Due(d.AccountID)},
 			d.ID, int64(ttl.Seconds()), max, "("+floor, ms(d.NextAttemptAt),
 			"id", d.ID, "webhook_id", d.WebhookID, "event_id", d.EventID, "event_type", d.EventType, "url", d.URL,
@@ -234,7 +247,6 @@ func (s *webhookStore) createDeliveries(ctx context.Context, ds []Delivery, ttl 
 			"created_at", ms(d.CreatedAt), "next_attempt_at", ms(d.NextAttemptAt), "gen", d.Gen, "test", boolStr(d.Test))
 	}
 	if _, err := p.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		// Pipelined scripts fall back from EVALSHA to EVAL on NOSCRIPT by themselves.
 		return nil, fmt.Errorf("outbound: create deliveries: %w", err)
 	}
 	created := make([]bool, len(ds))

@@ -52,6 +52,11 @@ func (s *Service) enqueue(ctx context.Context, d Delivery, at time.Time) error {
 		asynq.Timeout(2 * time.Minute),
 	}
 	if !at.IsZero() && at.After(s.opts.Now()) {
+		// Asynq schedules in whole seconds, rounding down: round up instead,
+		// so an attempt never runs before its time (Retry-After).
+		if r := at.Truncate(time.Second); !r.Equal(at) {
+			at = r.Add(time.Second)
+		}
 		opts = append(opts, asynq.ProcessAt(at))
 	}
 	_, err = s.q.EnqueueContext(ctx, asynq.NewTask(TypeDeliver, payload), opts...)

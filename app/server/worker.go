@@ -29,6 +29,9 @@ func (s *Server) Worker() *Worker {
 		Queues:      map[string]int{outbound.DefaultQueue: 1},
 		// A short check interval keeps pickup latency of an idle queue low.
 		TaskCheckInterval: 50 * time.Millisecond,
+		// Retries are scheduled tasks; Asynq moves due ones to the queue on
+		// this tick (5 s by default), which bounds how late a retry can be.
+		DelayedTaskCheckInterval: time.Second,
 		ShutdownTimeout:   30 * time.Second,
 		Logger:            asynqLogger{s.Log},
 		LogLevel:          asynq.WarnLevel,

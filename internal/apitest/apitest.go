@@ -30,6 +30,7 @@ import (
 	"github.com/hookline/hookline/app/accounts"
 	"github.com/hookline/hookline/app/config"
 	"github.com/hookline/hookline/app/server"
+	"github.com/hookline/hookline/outbound"
 	"github.com/hookline/hookline/internal/redistest"
 )
 
@@ -100,6 +101,34 @@ func (a *API) URL() string {
 		a.base = "http://" + ln.Addr().String()
 	})
 	return a.base
+}
+
+// StartWorker runs the delivery worker (Asynq handlers and loops) in this
+// process until the test ends.
+func (a *API) StartWorker() {
+	a.T.Helper()
+	w := a.Server.Worker()
+	if err := w.Start(); err != nil {
+		a.T.Fatalf("start worker: %v", err)
+	}
+	a.T.Cleanup(w.Stop)
+}
+
+// WithOutbound adjusts the delivery engine's options.
+func WithOutbound(f func(*outbound.Options)) Option {
+	return func(_ map[string]string, o *server.Options) { o.Outbound = f }
+}
+
+// WaitFor polls cond until it holds, failing the test after timeout.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // Account is a test account and its owner's key (every permission).
