@@ -6,8 +6,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"strconv"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -326,4 +326,3 @@ func TestSlowEndpointDoesNotDelayOthers(t *testing.T) {
 		t.Fatalf("the slow endpoint has %d requests in flight, want at most its cap of 10", n)
 	}
 }
-

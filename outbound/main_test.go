@@ -68,8 +68,8 @@ type deliveryJSON struct {
 	EventType      string `json:"event_type"`
 	Status         string
 	Attempts       int
-	LastStatusCode *int       `json:"last_status_code"`
-	NextAttemptAt  *time.Time `json:"next_attempt_at"`
+	LastStatusCode *int          `json:"last_status_code"`
+	NextAttemptAt  *time.Time    `json:"next_attempt_at"`
 	AttemptLog     []attemptJSON `json:"attempt_log"`
 	Payload        map[string]any
 }

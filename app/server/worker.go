@@ -32,9 +32,9 @@ func (s *Server) Worker() *Worker {
 		// Retries are scheduled tasks; Asynq moves due ones to the queue on
 		// this tick (5 s by default), which bounds how late a retry can be.
 		DelayedTaskCheckInterval: time.Second,
-		ShutdownTimeout:   30 * time.Second,
-		Logger:            asynqLogger{s.Log},
-		LogLevel:          asynq.WarnLevel,
+		ShutdownTimeout:          30 * time.Second,
+		Logger:                   asynqLogger{s.Log},
+		LogLevel:                 asynq.WarnLevel,
 	})
 	w.srv = srv
 	s.registerTasks(w)

@@ -30,8 +30,8 @@ import (
 	"github.com/hookline/hookline/app/accounts"
 	"github.com/hookline/hookline/app/config"
 	"github.com/hookline/hookline/app/server"
-	"github.com/hookline/hookline/outbound"
 	"github.com/hookline/hookline/internal/redistest"
+	"github.com/hookline/hookline/outbound"
 )
 
 // API is one in-process gateway on its own Redis database.
