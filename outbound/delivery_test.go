@@ -272,7 +272,7 @@ func TestRedeliver(t *testing.T) {
 	f.waitStatus(t, w.ID, "webhook.test", "failed", 10*time.Second)
 	f.Do("POST", "/v1/deliveries/"+id+"/redeliver", f.acct.Key, nil).Want(202)
 	d := f.waitStatus(t, w.ID, "webhook.test", "delivered", 10*time.Second)
-	if d.Attempts != 2 || d.AttemptLog[1].StatusCode != 200 {
+	if d.Attempts != 2 || d.AttemptLog[1].StatusCode != 200 || d.AttemptLog[1].Trigger != "redeliver" || d.AttemptLog[0].Trigger != "test" {
 		t.Fatalf("after redeliver: %+v", d)
 	}
 	f.Do("POST", "/v1/deliveries/dlv_01jd9q6m3v6f0t1r2y3x4z5a6b/redeliver", f.acct.Key, nil).Want(404)

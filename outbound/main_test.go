@@ -83,6 +83,7 @@ type attemptJSON struct {
 	ErrorClass     string            `json:"error_class"`
 	Error          string
 	DurationMS     int64 `json:"duration_ms"`
+	Trigger        string
 }
 
 // deliveries lists a webhook's deliveries of one event type.

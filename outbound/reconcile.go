@@ -80,5 +80,5 @@ func (s *Service) reconcileOne(ctx context.Context, acct, id string) (bool, erro
 		return false, err
 	}
 	d.Gen++
-	return true, s.enqueue(ctx, d, time.Time{})
+	return true, s.enqueue(ctx, d, time.Time{}, "")
 }

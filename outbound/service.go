@@ -396,6 +396,9 @@ func (s *Service) UpdateWebhook(ctx context.Context, p auth.Principal, id string
 	var fields []apperr.FieldError
 	if in.Name != nil {
 		w.Name = strings.TrimSpace(*in.Name)
+		if w.Name == "" {
+			fields = append(fields, apperr.FieldError{Field: "name", Message: "is required"})
+		}
 	}
 	if in.URL != nil {
 		w.URL = strings.TrimSpace(*in.URL)
@@ -427,7 +430,9 @@ func (s *Service) UpdateWebhook(ctx context.Context, p auth.Principal, id string
 		}
 		w.Timeout = t
 	}
-	if in.RetrySchedule != nil {
+	if in.RetrySchedule != nil && len(*in.RetrySchedule) > 10 {
+		fields = append(fields, apperr.FieldError{Field: "retry_schedule", Message: "must have at most 10 items"})
+	} else if in.RetrySchedule != nil {
 		sched, sf := s.parseSchedule(*in.RetrySchedule)
 		fields = append(fields, sf...)
 		w.RetrySchedule = sched
@@ -465,8 +470,8 @@ func (s *Service) UpdateWebhook(ctx context.Context, p auth.Principal, id string
 	return w, nil
 }
 
-// DeleteWebhook deletes a webhook; its delivery log stays readable by
-// delivery id until it expires.
+// DeleteWebhook deletes a webhook. Its deliveries stay readable by id, for
+// callers holding manage:webhook, until they expire.
 func (s *Service) DeleteWebhook(ctx context.Context, p auth.Principal, id string) (Webhook, error) {
 	w, err := s.Webhook(ctx, p, id)
 	if err != nil {
@@ -588,7 +593,7 @@ func (s *Service) fanOut(ctx context.Context, ev events.Event, ws []Webhook, tes
 		if !created[i] {
 			continue // made by an earlier fan-out of this event; its task exists or the reconciler restores it
 		}
-		if err := s.enqueue(ctx, d, time.Time{}); err != nil {
+		if err := s.enqueue(ctx, d, time.Time{}, ""); err != nil {
 			return nil, err
 		}
 	}
@@ -648,8 +653,11 @@ func (s *Service) Delivery(ctx context.Context, p auth.Principal, id string) (De
 	return DeliveryDetail{Delivery: d, Payload: env, Attempts: atts}, nil
 }
 
-// Redeliver schedules a new attempt of a delivery now, whatever its status;
-// it is logged like the others.
+// Redeliver schedules a new attempt of a delivered or failed delivery now;
+// it is logged like the others, with trigger "redeliver". If that attempt
+// fails while the webhook's retry schedule still has tries left for the
+// delivery, they follow. A pending delivery is a conflict: its next attempt
+// is already coming.
 func (s *Service) Redeliver(ctx context.Context, p auth.Principal, id string) (Delivery, error) {
 	dd, err := s.Delivery(ctx, p, id)
 	if err != nil {
@@ -661,6 +669,9 @@ func (s *Service) Redeliver(ctx context.Context, p auth.Principal, id string) (D
 	if _, err := s.st.get(ctx, p.AccountID, dd.WebhookID); err != nil {
 		return Delivery{}, apperr.Conflict("the webhook of this delivery was deleted")
 	}
+	if dd.Status == StatusPending {
+		return Delivery{}, apperr.Conflict("the delivery is still pending; its next attempt is already scheduled")
+	}
 	d := dd.Delivery
 	d.Gen++
 	d.Status, d.NextAttemptAt = StatusPending, s.now()
@@ -671,8 +682,7 @@ func (s *Service) Redeliver(ctx context.Context, p auth.Principal, id string) (D
 	if !ok {
 		return Delivery{}, apperr.Conflict("the delivery changed while being redelivered; retry")
 	}
-	// An attempt beyond the schedule gets no retries of its own.
-	if err := s.enqueue(ctx, d, time.Time{}); err != nil {
+	if err := s.enqueue(ctx, d, time.Time{}, "redeliver"); err != nil {
 		return Delivery{}, err
 	}
 	return d, nil

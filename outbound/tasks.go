@@ -34,6 +34,8 @@ type deliverPayload struct {
 	WebhookID  string `json:"w"`
 	EventID    string `json:"e"`
 	Gen        int    `json:"g"`
+	// Trigger is why this attempt runs: schedule (the default), redeliver or test.
+	Trigger string `json:"t,omitempty"`
 }
 
 // taskID is stable per (delivery, generation): enqueuing the same
@@ -42,8 +44,8 @@ func taskID(deliveryID string, gen int) string { return deliveryID + "-" + strco
 
 // enqueue queues the attempt of d's current generation, at at (zero: now).
 // Hookline's delivery record owns the schedule: the task never retries.
-func (s *Service) enqueue(ctx context.Context, d Delivery, at time.Time) error {
-	payload, err := json.Marshal(deliverPayload{AccountID: d.AccountID, DeliveryID: d.ID, WebhookID: d.WebhookID, EventID: d.EventID, Gen: d.Gen})
+func (s *Service) enqueue(ctx context.Context, d Delivery, at time.Time, trigger string) error {
+	payload, err := json.Marshal(deliverPayload{AccountID: d.AccountID, DeliveryID: d.ID, WebhookID: d.WebhookID, EventID: d.EventID, Gen: d.Gen, Trigger: trigger})
 	if err != nil {
 		return fmt.Errorf("outbound: encode task: %w", err)
 	}
@@ -86,6 +88,7 @@ func (s *Service) handleDeliver(ctx context.Context, t *asynq.Task) error {
 	pipe := s.st.rdb.Pipeline()
 	dc := pipe.HGetAll(ctx, s.st.keys.Delivery(p.AccountID, p.DeliveryID))
 	wc := pipe.HGetAll(ctx, s.st.keys.Webhook(p.AccountID, p.WebhookID))
+	ec := s.deps.Events.QueueEnvelope(ctx, pipe, p.AccountID, p.EventID)
 	_, _ = pipe.Exec(ctx)
 	if dc.Err() != nil || wc.Err() != nil {
 		return fmt.Errorf("outbound: load delivery %s: %w", p.DeliveryID, errors.Join(dc.Err(), wc.Err()))
@@ -98,8 +101,20 @@ func (s *Service) handleDeliver(ctx context.Context, t *asynq.Task) error {
 		return nil // a stale or duplicate task
 	}
 	now := s.now()
+	trigger := p.Trigger
+	switch {
+	case trigger != "":
+	case d.Test:
+		trigger = "test"
+	default:
+		trigger = "schedule"
+	}
+	// Attempts that are never sent still get a number and a trigger in the log.
+	unsent := func(class, msg string) Attempt {
+		return Attempt{Number: d.Attempts + 1, StartedAt: now, ErrorClass: class, Error: msg, Trigger: trigger}
+	}
 	if len(wc.Val()) == 0 {
-		return s.finish(ctx, d, Attempt{StartedAt: now, ErrorClass: "webhook_deleted", Error: "the webhook was deleted before this attempt"}, nil, false)
+		return s.finish(ctx, d, unsent("webhook_deleted", "the webhook was deleted before this attempt"), nil, false)
 	}
 	w := webhookFrom(p.AccountID, wc.Val())
 	if !w.Active && !d.Test {
@@ -107,7 +122,7 @@ func (s *Service) handleDeliver(ctx context.Context, t *asynq.Task) error {
 		if w.DisabledReason != "" {
 			reason = "the webhook was disabled: " + w.DisabledReason
 		}
-		return s.finish(ctx, d, Attempt{StartedAt: now, ErrorClass: "webhook_inactive", Error: reason}, &w, false)
+		return s.finish(ctx, d, unsent("webhook_inactive", reason), nil, false)
 	}
 
 	// One slow endpoint must not hold every worker: past its cap, the
@@ -117,22 +132,23 @@ func (s *Service) handleDeliver(ctx context.Context, t *asynq.Task) error {
 	case sem <- struct{}{}:
 		defer func() { <-sem }()
 	default:
-		return s.defer_(ctx, d, 200*time.Millisecond+time.Duration(rand.Int64N(int64(300*time.Millisecond))))
+		return s.defer_(ctx, d, 200*time.Millisecond+time.Duration(rand.Int64N(int64(300*time.Millisecond))), p.Trigger)
 	}
 	if wait, err := s.rateWait(ctx, w); err != nil {
 		return err
 	} else if wait > 0 {
-		return s.defer_(ctx, d, wait)
+		return s.defer_(ctx, d, wait, p.Trigger)
 	}
 
-	ev, env, err := s.deps.Events.Envelope(ctx, p.AccountID, p.EventID)
+	ev, env, err := s.deps.Events.EnvelopeFrom(ec)
 	if apperr.IsCode(err, apperr.CodeNotFound) {
-		return s.finish(ctx, d, Attempt{StartedAt: now, ErrorClass: "event_expired", Error: "the event is past retention"}, &w, false)
+		return s.finish(ctx, d, unsent("event_expired", "the event is past retention"), nil, false)
 	}
 	if err != nil {
 		return err
 	}
 	att, retryAfter, gone := s.send(ctx, w, d, env, ev.Cause.Chain, ev.Cause.Hop)
+	att.Trigger = trigger
 	if gone {
 		if err := s.remove(ctx, w, "gone"); err != nil {
 			return err
@@ -197,14 +213,14 @@ func (s *Service) rateWait(ctx context.Context, w Webhook) (time.Duration, error
 
 // defer_ moves the delivery to a new generation due after wait, without
 // using one of its tries.
-func (s *Service) defer_(ctx context.Context, d Delivery, wait time.Duration) error {
+func (s *Service) defer_(ctx context.Context, d Delivery, wait time.Duration, trigger string) error {
 	next := s.now().Add(wait)
 	ok, err := s.st.reschedule(ctx, d.AccountID, d.ID, d.Gen, d.Gen+1, next)
 	if err != nil || !ok {
 		return err
 	}
 	d.Gen++
-	return s.enqueue(ctx, d, next)
+	return s.enqueue(ctx, d, next, trigger)
 }
 
 func (s *Service) jitter(d time.Duration) time.Duration {
@@ -225,10 +241,12 @@ func (s *Service) retryLater(ctx context.Context, d Delivery, att Attempt, delay
 	if err != nil || !ok {
 		return err
 	}
-	return s.enqueue(ctx, d, d.NextAttemptAt)
+	return s.enqueue(ctx, d, d.NextAttemptAt, "")
 }
 
-// finish records the last attempt and the final status.
+// finish records the last attempt and the final status. w is nil for
+// attempts that were never sent: those say nothing about the receiver and
+// do not count toward disabling the webhook.
 func (s *Service) finish(ctx context.Context, d Delivery, att Attempt, w *Webhook, ok bool) error {
 	gen := d.Gen
 	d.Status = StatusFailed
@@ -241,6 +259,9 @@ func (s *Service) finish(ctx context.Context, d Delivery, att Attempt, w *Webhoo
 	stored, err := s.st.record(ctx, d, gen, raw, s.opts.Retention)
 	if err != nil || !stored || w == nil || d.Test {
 		return err
+	}
+	if ok && w.ConsecutiveFailures == 0 {
+		return nil // the common case: nothing to reset, no write
 	}
 	reason := fmt.Sprintf("its last %d deliveries all failed (last error: %s)", s.opts.DisableAfter, d.LastError)
 	disabled, err := s.st.noteOutcome(ctx, d.AccountID, w.ID, ok, s.opts.DisableAfter, s.now(), reason)
@@ -267,12 +288,7 @@ const maxLoggedBody = 64 << 10
 // or 503 asked for (at most 1 h); gone reports a 410.
 func (s *Service) send(ctx context.Context, w Webhook, d Delivery, env []byte, chain string, hop int) (att Attempt, retryAfter time.Duration, gone bool) {
 	start := s.opts.Now()
-	att = Attempt{StartedAt: start.UTC().Truncate(time.Millisecond), Method: w.Method, URL: w.URL, Trigger: "schedule"}
-	if d.Test {
-		att.Trigger = "test"
-	} else if d.Gen > 1 && d.Attempts >= len(w.RetrySchedule)+1 {
-		att.Trigger = "redeliver"
-	}
+	att = Attempt{StartedAt: start.UTC().Truncate(time.Millisecond), Method: w.Method, URL: w.URL}
 	signer, err := signing.NewSigner(w.Secrets(start)...)
 	if err != nil {
 		att.ErrorClass, att.Error = "internal", "the webhook's secret is unreadable; rotate it"

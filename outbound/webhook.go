@@ -126,6 +126,8 @@ type Attempt struct {
 func sensitiveHeader(name string) bool {
 	n := strings.ToLower(name)
 	switch n {
+	case "idempotency-key":
+		return false // the event id, not a secret
 	case "authorization", "proxy-authorization", "cookie", "set-cookie", "webhook-signature", "signature":
 		return true
 	}

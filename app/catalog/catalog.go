@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -60,6 +61,10 @@ type Service struct {
 	rdb  redis.UniversalClient
 	keys store.Keys
 	now  func() time.Time
+	// cache holds account types already read: types are never changed or
+	// removed once registered, so a cached type cannot go stale. Absence is
+	// not cached (a type may be registered at any time).
+	cache sync.Map // acct + "\x00" + name → EventType
 }
 
 // New returns a Service; now nil means time.Now.
@@ -78,6 +83,10 @@ func (s *Service) Get(ctx context.Context, acct, name string) (EventType, error)
 			return t, nil
 		}
 	}
+	ck := acct + "\x00" + name
+	if t, ok := s.cache.Load(ck); ok {
+		return t.(EventType), nil
+	}
 	raw, err := s.rdb.HGet(ctx, s.keys.EventTypes(acct), name).Result()
 	if errors.Is(err, redis.Nil) {
 		return EventType{}, apperr.NotFound("event type")
@@ -89,6 +98,7 @@ func (s *Service) Get(ctx context.Context, acct, name string) (EventType, error)
 	if err := json.Unmarshal([]byte(raw), &t); err != nil {
 		return EventType{}, fmt.Errorf("catalog: decode %s: %w", name, err)
 	}
+	s.cache.Store(ck, t)
 	return t, nil
 }
 

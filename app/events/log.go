@@ -135,9 +135,21 @@ func (l *Log) Get(ctx context.Context, acct, id string) (Event, error) {
 
 // Envelope returns an event and its envelope JSON as stored, or not found.
 func (l *Log) Envelope(ctx context.Context, acct, id string) (Event, []byte, error) {
-	vals, err := l.rdb.HMGet(ctx, l.keys.Event(acct, id), recordFields...).Result()
+	return l.EnvelopeFrom(l.QueueEnvelope(ctx, l.rdb, acct, id))
+}
+
+// QueueEnvelope queues the read of an event on a pipeline (or runs it on a
+// client); EnvelopeFrom decodes the result. Deliveries use the pair to read
+// the event in the same round trip as their own records.
+func (l *Log) QueueEnvelope(ctx context.Context, c redis.Cmdable, acct, id string) *redis.SliceCmd {
+	return c.HMGet(ctx, l.keys.Event(acct, id), recordFields...)
+}
+
+// EnvelopeFrom decodes what QueueEnvelope read.
+func (l *Log) EnvelopeFrom(cmd *redis.SliceCmd) (Event, []byte, error) {
+	vals, err := cmd.Result()
 	if err != nil {
-		return Event{}, nil, fmt.Errorf("events: load %s: %w", id, err)
+		return Event{}, nil, fmt.Errorf("events: load event: %w", err)
 	}
 	ev, env, ok := fromRecord(vals)
 	if !ok {
