@@ -60,10 +60,21 @@ type Options struct {
 	// Now returns the current time. Nil means time.Now.
 	Now func() time.Time
 	Log *slog.Logger
-	// OnRemoved is called after a webhook is deleted, with why: "api" (by a
-	// user), "gone" (the receiver answered 410) or "revoked". Integrations
-	// use it (Zapier's reverse unsubscribe).
-	OnRemoved func(ctx context.Context, w Webhook, why string)
+}
+
+// Reasons a webhook is removed, as OnRemoved hooks see them.
+const (
+	RemovedByUser      = "api"     // DELETE /v1/webhooks/{id}
+	RemovedByReceiver  = "gone"    // the receiver answered 410
+	RemovedByKeyRevoke = "revoked" // the API key that created it was revoked
+	RemovedByPartner   = "partner" // the integration's own unsubscribe call
+)
+
+// OnRemoved registers f to run after a webhook is deleted, with why.
+// Integrations use it (Zapier's reverse unsubscribe). Call it while wiring,
+// before serving.
+func (s *Service) OnRemoved(f func(ctx context.Context, w Webhook, why string)) {
+	s.onRemoved = append(s.onRemoved, f)
 }
 
 // Deps are the core services the engine reads.
@@ -84,6 +95,7 @@ type Service struct {
 	client    *http.Client
 	limiter   *redis_rate.Limiter
 	sems      sync.Map // webhook id → chan struct{}
+	onRemoved []func(ctx context.Context, w Webhook, why string)
 }
 
 // New returns the engine. q enqueues delivery tasks.
@@ -477,17 +489,52 @@ func (s *Service) DeleteWebhook(ctx context.Context, p auth.Principal, id string
 	if err != nil {
 		return Webhook{}, err
 	}
-	return w, s.remove(ctx, w, "api")
+	return w, s.remove(ctx, w, RemovedByUser)
+}
+
+// RemoveWebhook deletes one of p's webhooks of the given source (any source
+// when empty), recording why; a webhook of another source is not found.
+func (s *Service) RemoveWebhook(ctx context.Context, p auth.Principal, id, source, why string) (Webhook, error) {
+	w, err := s.Webhook(ctx, p, id)
+	if err != nil {
+		return Webhook{}, err
+	}
+	if source != "" && w.Source != source {
+		return Webhook{}, apperr.NotFound("webhook")
+	}
+	return w, s.remove(ctx, w, why)
 }
 
 func (s *Service) remove(ctx context.Context, w Webhook, why string) error {
 	if err := s.st.delete(ctx, w); err != nil {
 		return err
 	}
-	if s.opts.OnRemoved != nil {
-		s.opts.OnRemoved(ctx, w, why)
+	for _, f := range s.onRemoved {
+		f(ctx, w, why)
 	}
 	return nil
+}
+
+// SendUnsubscribe tells a removed webhook's receiver it is gone, with a
+// DELETE to its URL through the same guarded client as deliveries: REST
+// Hooks partners (Zapier) pause the subscription on it. Best effort: the
+// outcome is logged, never returned.
+func (s *Service) SendUnsubscribe(ctx context.Context, w Webhook) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, w.URL, nil)
+	if err != nil {
+		s.opts.Log.Warn("outbound: reverse unsubscribe", "webhook_id", w.ID, "err", err)
+		return
+	}
+	req.Header.Set("User-Agent", "Hookline/"+s.opts.Version)
+	res, err := s.client.Do(req)
+	if err != nil {
+		s.opts.Log.Warn("outbound: reverse unsubscribe failed", "webhook_id", w.ID, "error_class", safehttp.Classify(err))
+		return
+	}
+	res.Body.Close()
+	s.opts.Log.Info("outbound: reverse unsubscribe sent", "webhook_id", w.ID, "status", res.StatusCode)
 }
 
 // RotateSecret gives the webhook a new secret; the old one keeps signing
@@ -699,7 +746,7 @@ func (s *Service) RemoveWebhooksOfKey(ctx context.Context, acct, keyID, source s
 		}
 		for _, w := range ws {
 			if w.KeyID == keyID && (source == "" || w.Source == source) {
-				if err := s.remove(ctx, w, "revoked"); err != nil {
+				if err := s.remove(ctx, w, RemovedByKeyRevoke); err != nil {
 					return err
 				}
 			}

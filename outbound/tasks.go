@@ -150,7 +150,7 @@ func (s *Service) handleDeliver(ctx context.Context, t *asynq.Task) error {
 	att, retryAfter, gone := s.send(ctx, w, d, env, ev.Cause.Chain, ev.Cause.Hop)
 	att.Trigger = trigger
 	if gone {
-		if err := s.remove(ctx, w, "gone"); err != nil {
+		if err := s.remove(ctx, w, RemovedByReceiver); err != nil {
 			return err
 		}
 	}

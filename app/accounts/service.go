@@ -38,8 +38,15 @@ type Options struct {
 
 // Service manages accounts, users and API keys and authenticates keys.
 type Service struct {
-	st   *accountStore
-	opts Options
+	st       *accountStore
+	opts     Options
+	onRevoke []func(ctx context.Context, acct, keyID string)
+}
+
+// OnRevoke registers f to run after a key is revoked, so subscriptions that
+// live and die with a connection (Zapier) go with it. Call it while wiring.
+func (s *Service) OnRevoke(f func(ctx context.Context, acct, keyID string)) {
+	s.onRevoke = append(s.onRevoke, f)
 }
 
 // New returns a Service.
@@ -257,6 +264,9 @@ func (s *Service) RevokeKey(ctx context.Context, p auth.Principal, id string) (A
 	k.RevokedAt = s.now()
 	if err := s.st.revokeKey(ctx, k, hash, k.RevokedAt); err != nil {
 		return APIKey{}, err
+	}
+	for _, f := range s.onRevoke {
+		f(ctx, k.AccountID, k.ID)
 	}
 	return k, nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/hookline/hookline/app/httpapi"
 	"github.com/hookline/hookline/app/idempotency"
 	"github.com/hookline/hookline/app/store"
+	"github.com/hookline/hookline/integrations/zapier"
 	"github.com/hookline/hookline/outbound"
 	"github.com/hookline/hookline/outbound/safehttp"
 )
@@ -61,6 +62,7 @@ type Server struct {
 	Idem      *idempotency.Store
 	Queue     *asynq.Client
 	Outbound  *outbound.Service
+	Zapier    *zapier.Service
 }
 
 // New wires every service. It does not contact Redis.
@@ -88,8 +90,11 @@ func New(cfg config.Config, rdb redis.UniversalClient, log *slog.Logger, opts Op
 	out := outbound.New(rdb, q, outbound.Deps{Keys: keys, Catalog: cat, Events: evlog, Accounts: accts}, oo)
 	evlog.Forward(out)
 
+	zap := zapier.New(out, evlog, cat, accts, log, opts.Now)
+
 	return &Server{
 		Config: cfg, Redis: rdb, Log: log, Keys: keys, Registry: reg,
+		Zapier:    zap,
 		Accounts:  accts,
 		Catalog:   cat,
 		Events:    evlog,

@@ -1,0 +1,191 @@
+// Package zapier adapts Zapier's REST Hooks protocol onto the outbound
+// engine: subscribe and unsubscribe create and delete webhooks of source
+// "zapier", samples serve performList from the event log. It holds no
+// delivery or storage logic of its own.
+package zapier
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/hookline/hookline/app/accounts"
+	"github.com/hookline/hookline/app/apperr"
+	"github.com/hookline/hookline/app/auth"
+	"github.com/hookline/hookline/app/catalog"
+	"github.com/hookline/hookline/app/events"
+	"github.com/hookline/hookline/app/httpapi"
+	"github.com/hookline/hookline/app/ids"
+	"github.com/hookline/hookline/app/perm"
+	"github.com/hookline/hookline/outbound"
+)
+
+// Service is the Zapier adapter.
+type Service struct {
+	out *outbound.Service
+	log *events.Log
+	cat *catalog.Service
+	now func() time.Time
+}
+
+// New wires the adapter: when a Zapier subscription is removed from
+// Hookline's side (a user, a revoked key), Zapier is told with a DELETE to
+// its hook URL so the Zap pauses; when a key is revoked, its Zapier
+// subscriptions go with it.
+func New(out *outbound.Service, log *events.Log, cat *catalog.Service, accts *accounts.Service, lg *slog.Logger, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	s := &Service{out: out, log: log, cat: cat, now: now}
+	out.OnRemoved(func(ctx context.Context, w outbound.Webhook, why string) {
+		if w.Source != outbound.SourceZapier || why == outbound.RemovedByReceiver || why == outbound.RemovedByPartner {
+			return // Zapier asked for it (410 or its own unsubscribe)
+		}
+		go out.SendUnsubscribe(context.WithoutCancel(ctx), w)
+	})
+	accts.OnRevoke(func(ctx context.Context, acct, keyID string) {
+		if err := out.RemoveWebhooksOfKey(ctx, acct, keyID, outbound.SourceZapier); err != nil {
+			lg.Warn("zapier: remove subscriptions of revoked key", "key_id", keyID, "err", err)
+		}
+	})
+	return s
+}
+
+// Register adds the REST Hooks routes to an authenticated router.
+func (s *Service) Register(r fiber.Router, need httpapi.Need) {
+	r.Post("/zapier/hooks", need(perm.SubscribeWebhook), s.subscribe)
+	r.Delete("/zapier/hooks/:id", need(perm.SubscribeWebhook), s.unsubscribe)
+	r.Get("/zapier/samples/:event", need(perm.SubscribeWebhook), s.samples)
+}
+
+// subscribeRequest takes the hook URL under any of the names Zapier
+// integrations use.
+type subscribeRequest struct {
+	HookURL    string `json:"hookUrl"`
+	TargetURL  string `json:"targetUrl"`
+	TargetURL2 string `json:"target_url"`
+	Event      string `json:"event"`
+}
+
+type hookResponse struct {
+	ID        string `json:"id"`
+	Event     string `json:"event"`
+	TargetURL string `json:"target_url"`
+}
+
+func (s *Service) subscribe(c *fiber.Ctx) error {
+	body, err := httpapi.Body(c)
+	if err != nil {
+		return err
+	}
+	var req subscribeRequest
+	if err := decodeLoose(body, &req); err != nil {
+		return err
+	}
+	target := firstNonEmpty(req.HookURL, req.TargetURL, req.TargetURL2)
+	var fields []apperr.FieldError
+	if target == "" {
+		fields = append(fields, apperr.FieldError{Field: "hookUrl", Message: "is required"})
+	}
+	if req.Event == "" {
+		fields = append(fields, apperr.FieldError{Field: "event", Message: "is required"})
+	}
+	if len(fields) > 0 {
+		return apperr.Invalid(fields...)
+	}
+	w, err := s.out.CreateWebhook(c.UserContext(), httpapi.Principal(c), outbound.NewWebhook{
+		Name: "Zapier: " + req.Event, URL: target, Events: []string{req.Event},
+		Source: outbound.SourceZapier, Active: true,
+	})
+	if err != nil {
+		if ae := apperr.As(err); ae != nil {
+			for i := range ae.Fields {
+				switch {
+				case ae.Fields[i].Field == "url":
+					ae.Fields[i].Field = "hookUrl"
+				case strings.HasPrefix(ae.Fields[i].Field, "events"):
+					ae.Fields[i].Field = "event"
+				}
+			}
+		}
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(hookResponse{ID: w.ID, Event: req.Event, TargetURL: w.URL})
+}
+
+type deletedResponse struct {
+	ID      string `json:"id"`
+	Deleted bool   `json:"deleted"`
+}
+
+func (s *Service) unsubscribe(c *fiber.Ctx) error {
+	w, err := s.out.RemoveWebhook(c.UserContext(), httpapi.Principal(c), httpapi.Param(c, "id"), outbound.SourceZapier, outbound.RemovedByPartner)
+	if err != nil {
+		return err
+	}
+	return c.JSON(deletedResponse{ID: w.ID, Deleted: true})
+}
+
+// samples answers Zapier's performList with a bare array: the account's
+// latest events of the type, newest first, each exactly the envelope a live
+// delivery carries; when there are none yet, the catalog's sample in that
+// same shape.
+func (s *Service) samples(c *fiber.Ctx) error {
+	p := httpapi.Principal(c)
+	typ := httpapi.Param(c, "event")
+	limit := 3
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			return apperr.InvalidField("limit", "must be a whole number from 1 to 100")
+		}
+		limit = n
+	}
+	t, err := s.readable(c.UserContext(), p, typ)
+	if err != nil {
+		return err
+	}
+	evs, _, err := s.log.Recent(c.UserContext(), p.AccountID, typ, "", limit)
+	if err != nil {
+		return err
+	}
+	if len(evs) == 0 {
+		now := s.now().UTC().Truncate(time.Millisecond)
+		evs = []events.Event{{ID: ids.Floor(ids.Event, now), Type: t.Name, CreatedAt: now, AccountID: p.AccountID, Data: t.Sample}}
+	}
+	return c.JSON(evs)
+}
+
+func (s *Service) readable(ctx context.Context, p auth.Principal, typ string) (catalog.EventType, error) {
+	t, err := s.cat.Get(ctx, p.AccountID, typ)
+	if err != nil {
+		return catalog.EventType{}, err
+	}
+	return t, p.Require(t.Permission)
+}
+
+// decodeLoose decodes a JSON object, ignoring unknown fields: Zapier
+// integrations send extra keys (subscription data) we do not need.
+func decodeLoose(body []byte, v any) error {
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return apperr.BadRequest("the request body must be a JSON object")
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return apperr.BadRequest("malformed JSON: " + strings.TrimPrefix(err.Error(), "json: "))
+	}
+	return nil
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v = strings.TrimSpace(v); v != "" {
+			return v
+		}
+	}
+	return ""
+}
