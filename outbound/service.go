@@ -626,13 +626,13 @@ func (s *Service) fanOut(ctx context.Context, ev events.Event, ws []Webhook, tes
 	ds := make([]Delivery, len(ws))
 	for i, w := range ws {
 		ds[i] = Delivery{
-			ID: deliveryID(ev.ID, w.ID, ev.CreatedAt), AccountID: ev.AccountID, WebhookID: w.ID,
+			ID: DeliveryID(ev.ID, w.ID, ev.CreatedAt), AccountID: ev.AccountID, WebhookID: w.ID,
 			EventID: ev.ID, EventType: ev.Type, URL: w.URL, Status: StatusPending,
 			CreatedAt: now, NextAttemptAt: now, Gen: 1, Test: test,
 		}
 	}
 	floor := ids.Floor(ids.Delivery, now.Add(-s.opts.Retention))
-	created, err := s.st.createDeliveries(ctx, ds, s.opts.Retention, s.opts.MaxPerWebhook, floor)
+	created, err := s.st.createDeliveries(ctx, ds, ws, s.opts.Retention, s.opts.MaxPerWebhook, floor)
 	if err != nil {
 		return nil, err
 	}
@@ -645,6 +645,20 @@ func (s *Service) fanOut(ctx context.Context, ev events.Event, ws []Webhook, tes
 		}
 	}
 	return ds, nil
+}
+
+// Receiver is a subscription an event was fanned out to, as the loop guard
+// needs it: which key created the webhook and which user owns it. It
+// outlives the webhook (a 410 deletes the webhook, not this).
+type Receiver struct {
+	WebhookID string
+	KeyID     string
+	OwnerID   string
+}
+
+// Receivers returns the subscriptions an event was fanned out to.
+func (s *Service) Receivers(ctx context.Context, acct, eventID string) ([]Receiver, error) {
+	return s.st.receivers(ctx, acct, eventID)
 }
 
 // Deliveries lists a webhook's deliveries newest first, optionally only

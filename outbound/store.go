@@ -206,14 +206,19 @@ func deliveryFrom(acct string, m map[string]string) Delivery {
 }
 
 // createDeliveryScript creates a pending delivery unless it exists, indexes
-// it under its webhook (trimmed to the count and age bounds) and marks it due.
-// KEYS[1] delivery HASH, KEYS[2] webhook's deliveries ZSET, KEYS[3] due ZSET.
+// it under its webhook (trimmed to the count and age bounds), marks it due
+// and notes its receiver under the event, for the loop guard.
+// KEYS[1] delivery HASH, KEYS[2] webhook's deliveries ZSET, KEYS[3] due ZSET,
+// KEYS[4] the event's receivers SET.
 // ARGV[1] id, ARGV[2] ttl seconds, ARGV[3] max per webhook, ARGV[4] age floor
-// id (exclusive "(" form), ARGV[5] next attempt ms, ARGV[6…] field/value pairs.
+// id (exclusive "(" form), ARGV[5] next attempt ms, ARGV[6] receiver
+// ("whk key usr"), ARGV[7…] field/value pairs.
 // Returns 1 when created, 0 when it already existed.
 var createDeliveryScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+redis.call('SADD', KEYS[4], ARGV[6])
+redis.call('EXPIRE', KEYS[4], ARGV[2])
+redis.call('HSET', KEYS[1], unpack(ARGV, 7))
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[2], 0, ARGV[1])
 redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -tonumber(ARGV[3]) - 1)
@@ -222,26 +227,27 @@ redis.call('ZADD', KEYS[3], ARGV[5], ARGV[1])
 return 1
 `)
 
-func (s *webhookStore) createDeliveries(ctx context.Context, ds []Delivery, ttl time.Duration, max int, floor string) ([]bool, error) {
-	created, err := s.createDeliveriesOnce(ctx, ds, ttl, max, floor)
+func (s *webhookStore) createDeliveries(ctx context.Context, ds []Delivery, ws []Webhook, ttl time.Duration, max int, floor string) ([]bool, error) {
+	created, err := s.createDeliveriesOnce(ctx, ds, ws, ttl, max, floor)
 	if err != nil && strings.Contains(err.Error(), "NOSCRIPT") {
 		// A pipeline cannot fall back from EVALSHA to EVAL by itself: load the
 		// script and run again; the script skips deliveries that exist.
 		if lerr := createDeliveryScript.Load(ctx, s.rdb).Err(); lerr != nil {
 			return nil, fmt.Errorf("outbound: load script: %w", lerr)
 		}
-		created, err = s.createDeliveriesOnce(ctx, ds, ttl, max, floor)
+		created, err = s.createDeliveriesOnce(ctx, ds, ws, ttl, max, floor)
 	}
 	return created, err
 }
 
-func (s *webhookStore) createDeliveriesOnce(ctx context.Context, ds []Delivery, ttl time.Duration, max int, floor string) ([]bool, error) {
+func (s *webhookStore) createDeliveriesOnce(ctx context.Context, ds []Delivery, ws []Webhook, ttl time.Duration, max int, floor string) ([]bool, error) {
 	p := s.rdb.Pipeline()
 	cmds := make([]*redis.Cmd, len(ds))
 	for i, d := range ds {
 		cmds[i] = createDeliveryScript.EvalSha(ctx, p,
-			[]string{s.keys.Delivery(d.AccountID, d.ID), s.keys.DeliveriesByWebhook(d.AccountID, d.WebhookID), s.keys.Due(d.AccountID)},
-			d.ID, int64(ttl.Seconds()), max, "("+floor, ms(d.NextAttemptAt),
+			[]string{s.keys.Delivery(d.AccountID, d.ID), s.keys.DeliveriesByWebhook(d.AccountID, d.WebhookID), s.keys.Due(d.AccountID),
+				s.keys.EventReceivers(d.AccountID, d.EventID)},
+			d.ID, int64(ttl.Seconds()), max, "("+floor, ms(d.NextAttemptAt), ws[i].ID+" "+ws[i].KeyID+" "+ws[i].OwnerID,
 			"id", d.ID, "webhook_id", d.WebhookID, "event_id", d.EventID, "event_type", d.EventType, "url", d.URL,
 			"status", d.Status, "attempts", 0, "last_status_code", 0, "last_error", "",
 			"created_at", ms(d.CreatedAt), "next_attempt_at", ms(d.NextAttemptAt), "gen", d.Gen, "test", boolStr(d.Test))
@@ -393,6 +399,22 @@ func (s *webhookStore) dropDue(ctx context.Context, acct, id string) error {
 	return s.rdb.ZRem(ctx, s.keys.Due(acct), id).Err()
 }
 
+// receivers reads who an event was fanned out to.
+func (s *webhookStore) receivers(ctx context.Context, acct, evt string) ([]Receiver, error) {
+	members, err := s.rdb.SMembers(ctx, s.keys.EventReceivers(acct, evt)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("outbound: receivers of %s: %w", evt, err)
+	}
+	out := make([]Receiver, 0, len(members))
+	for _, m := range members {
+		f := strings.Fields(m)
+		if len(f) == 3 {
+			out = append(out, Receiver{WebhookID: f[0], KeyID: f[1], OwnerID: f[2]})
+		}
+	}
+	return out, nil
+}
+
 // accounts lists every account id, for the reconciler.
 func (s *webhookStore) accounts(ctx context.Context) ([]string, error) {
 	return s.rdb.SMembers(ctx, s.keys.Accounts()).Result()
@@ -428,8 +450,8 @@ func (s *webhookStore) noteOutcome(ctx context.Context, acct, id string, ok bool
 	return n == 1, nil
 }
 
-// deliveryID is the one id of the delivery of an event to a webhook, so a
+// DeliveryID is the one id of the delivery of an event to a webhook, so a
 // repeated fan-out finds the delivery it already made.
-func deliveryID(eventID, webhookID string, eventTime time.Time) string {
+func DeliveryID(eventID, webhookID string, eventTime time.Time) string {
 	return ids.Derive(ids.Delivery, eventTime, eventID+"/"+webhookID)
 }

@@ -74,6 +74,12 @@ func (c Customer) input() NewCustomer {
 	return NewCustomer{Name: c.Name, Email: c.Email, Phone: c.Phone, Birthday: c.Birthday, Notes: c.Notes, ExternalID: c.ExternalID}
 }
 
+// Normalized returns c with its fields trimmed as writes store them.
+func (c Customer) Normalized() Customer {
+	normalize(&c)
+	return c
+}
+
 // SameFields reports whether two customers hold the same data, ignoring
 // ids, times and letter case in the email.
 func SameFields(a, b Customer) bool {

@@ -110,6 +110,25 @@ func (s *Service) FindByEmail(ctx context.Context, p auth.Principal, email strin
 	return s.st.get(ctx, p.AccountID, id)
 }
 
+// Lookup returns a customer by id, or by email when id is empty, without a
+// permission check: for services that have already checked the caller's
+// permission for what they do with it (inbound actions).
+func (s *Service) Lookup(ctx context.Context, acct, id, email string) (Customer, error) {
+	if id == "" {
+		var err error
+		if id, err = s.st.idByEmail(ctx, acct, email); err != nil {
+			return Customer{}, err
+		}
+		if id == "" {
+			return Customer{}, apperr.NotFound("customer")
+		}
+	}
+	if !ids.HasPrefix(id, ids.Customer) {
+		return Customer{}, apperr.NotFound("customer")
+	}
+	return s.st.get(ctx, acct, id)
+}
+
 // List returns the account's customers newest first, or the one customer
 // with the given email when email is not empty.
 func (s *Service) List(ctx context.Context, p auth.Principal, email, after string, limit int) ([]Customer, string, error) {

@@ -109,15 +109,22 @@ func (l *Log) Record(ctx context.Context, ev Event) error {
 	}
 	floor := "(" + ids.Floor(ids.Event, l.opts.Now().Add(-l.opts.Retention))
 	all, byType := l.keys.Events(ev.AccountID), l.keys.EventsByType(ev.AccountID, ev.Type)
+	indexes := []string{all, byType}
+	if c.Resource != "" {
+		indexes = append(indexes, l.keys.EventsByResource(ev.AccountID, c.Resource))
+	}
 	_, err = l.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		k := l.keys.Event(ev.AccountID, ev.ID)
 		p.HSet(ctx, k, "envelope", raw, "chain", c.Chain, "hop", c.Hop, "key_id", c.KeyID,
 			"endpoint", c.Endpoint, "resource", c.Resource)
 		p.Expire(ctx, k, l.opts.Retention)
-		for _, idx := range []string{all, byType} {
+		for _, idx := range indexes {
 			p.ZAdd(ctx, idx, redis.Z{Member: ev.ID})
 			p.ZRemRangeByRank(ctx, idx, 0, int64(-l.opts.Max-1))
 			p.ZRemRangeByLex(ctx, idx, "-", floor)
+		}
+		if c.Resource != "" {
+			p.Expire(ctx, indexes[2], l.opts.Retention)
 		}
 		return nil
 	})
@@ -184,6 +191,32 @@ func (l *Log) Recent(ctx context.Context, acct, typ, after string, limit int) ([
 		}
 	}
 	return out, next, nil
+}
+
+// ByResource returns the events about one resource made at or after since,
+// oldest first. The loop guard reads the states recently sent out from it.
+func (l *Log) ByResource(ctx context.Context, acct, resource string, since time.Time) ([]Event, error) {
+	idList, err := l.rdb.ZRangeByLex(ctx, l.keys.EventsByResource(acct, resource), &redis.ZRangeBy{
+		Min: "[" + ids.Floor(ids.Event, since), Max: "+",
+	}).Result()
+	if err != nil || len(idList) == 0 {
+		return nil, err
+	}
+	p := l.rdb.Pipeline()
+	cmds := make([]*redis.SliceCmd, len(idList))
+	for i, id := range idList {
+		cmds[i] = p.HMGet(ctx, l.keys.Event(acct, id), recordFields...)
+	}
+	if _, err := p.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("events: load events of %s: %w", resource, err)
+	}
+	out := make([]Event, 0, len(cmds))
+	for _, c := range cmds {
+		if ev, _, ok := fromRecord(c.Val()); ok {
+			out = append(out, ev)
+		}
+	}
+	return out, nil
 }
 
 // List is Recent for a caller: a type filter needs that type's read

@@ -32,6 +32,7 @@ func (s *Server) routes(app *fiber.App) {
 	s.Customers.Register(v1, need)
 	s.Outbound.Register(v1, need)
 	s.Zapier.Register(v1, need)
+	s.Inbound.Register(v1, need)
 }
 
 // registerTasks lists every package's task handlers and background loops.

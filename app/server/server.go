@@ -22,6 +22,7 @@ import (
 	"github.com/hookline/hookline/app/httpapi"
 	"github.com/hookline/hookline/app/idempotency"
 	"github.com/hookline/hookline/app/store"
+	"github.com/hookline/hookline/inbound"
 	"github.com/hookline/hookline/integrations/zapier"
 	"github.com/hookline/hookline/outbound"
 	"github.com/hookline/hookline/outbound/safehttp"
@@ -63,6 +64,7 @@ type Server struct {
 	Queue     *asynq.Client
 	Outbound  *outbound.Service
 	Zapier    *zapier.Service
+	Inbound   *inbound.Service
 }
 
 // New wires every service. It does not contact Redis.
@@ -91,6 +93,8 @@ func New(cfg config.Config, rdb redis.UniversalClient, log *slog.Logger, opts Op
 	evlog.Forward(out)
 
 	zap := zapier.New(out, evlog, cat, accts, log, opts.Now)
+	cs := customers.New(rdb, keys, evlog, opts.Now)
+	in := inbound.New(rdb, keys, cs, evlog, out, inbound.Options{MaxHops: cfg.MaxHops, Now: opts.Now, Log: log})
 
 	return &Server{
 		Config: cfg, Redis: rdb, Log: log, Keys: keys, Registry: reg,
@@ -98,7 +102,8 @@ func New(cfg config.Config, rdb redis.UniversalClient, log *slog.Logger, opts Op
 		Accounts:  accts,
 		Catalog:   cat,
 		Events:    evlog,
-		Customers: customers.New(rdb, keys, evlog, opts.Now),
+		Customers: cs,
+		Inbound:   in,
 		Idem:      idempotency.New(rdb, keys, idempotency.Options{}),
 		Queue:     q,
 		Outbound:  out,

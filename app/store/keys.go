@@ -111,3 +111,41 @@ func (k Keys) Due(acct string) string { return k.account(acct) + "due" }
 // RateLimit names a rate limiter bucket; go-redis/redis_rate adds its own
 // "rate:" in front. STRING managed by redis_rate.
 func (k Keys) RateLimit(acct, bucket string) string { return k.account(acct) + "rl:" + bucket }
+
+// ---- loop safety
+
+// EventsByResource indexes the events about one resource (a customer id).
+// ZSET, score 0, members event ids; trimmed like Events.
+func (k Keys) EventsByResource(acct, resource string) string {
+	return k.account(acct) + "evts:res:" + resource
+}
+
+// EventReceivers holds the ids of the webhooks an event was fanned out to,
+// expiring with the event. SET.
+func (k Keys) EventReceivers(acct, evt string) string { return k.account(acct) + "evt:" + evt + ":rcv" }
+
+// Incident is one loop incident (kind, status, resource, chain, credential
+// or endpoint, counts, times). HASH; its event and delivery ids are in
+// IncidentEvents.
+func (k Keys) Incident(acct, id string) string { return k.account(acct) + "inc:" + id }
+
+// IncidentEvents lists the event ids (and "dlv:" delivery ids) of an incident. LIST.
+func (k Keys) IncidentEvents(acct, id string) string { return k.account(acct) + "inc:" + id + ":evts" }
+
+// Incidents indexes the account's incidents. ZSET, score 0, ordered by id.
+func (k Keys) Incidents(acct string) string { return k.account(acct) + "incs" }
+
+// OpenIncident points from a resource to its open incident id. STRING.
+func (k Keys) OpenIncident(acct, resource string) string {
+	return k.account(acct) + "inc:open:" + resource
+}
+
+// Suppressions holds recent suppressed writes of one resource. ZSET, score
+// the time in Unix ms, member a unique id; trimmed to the loop window.
+func (k Keys) Suppressions(acct, resource string) string {
+	return k.account(acct) + "loop:sup:" + resource
+}
+
+// Paused marks a writer (a "key:key_…" or "endpoint:inb_…" subject) paused
+// by the circuit breaker; the value is the incident id. STRING.
+func (k Keys) Paused(acct, subject string) string { return k.account(acct) + "loop:paused:" + subject }
