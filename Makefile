@@ -25,12 +25,13 @@ BENCHFLAGS ?= -benchmem
 
 .DEFAULT_GOAL := build
 
-.PHONY: help build run test test-go bench fmt vet clean need-redis redis-stop
+.PHONY: help build run test test-go test-zapier bench fmt vet clean need-redis need-node redis-stop
 
 help:
 	@echo "make build       build $(BIN) (version $(VERSION))"
 	@echo "make run         start a local gateway: Redis (started if none), demo account, API URL and key printed"
-	@echo "make test        go vet, then go test -race on every package (needs redis-server; installs it as root)"
+	@echo "make test        go vet, then go test -race on every package, then test-zapier (needs redis-server, node; installs them as root)"
+	@echo "make test-zapier the Zapier CLI app's Jest tests against a live server built from this tree (npm ci first)"
 	@echo "make bench       run the benchmarks (BENCH=regexp BENCHTIME=2s PKGS=./app/...)"
 	@echo "make fmt         gofmt every Go file"
 	@echo "make vet         go vet ./..."
@@ -43,15 +44,26 @@ build:
 run:
 	@bash scripts/run.sh
 
-# `test` is the whole suite. More steps (e.g. test-zapier, the Zapier CLI
-# integration against a live server) are added as prerequisites here.
-test: test-go
+# `test` is the whole suite: the Go tests, then the Zapier CLI app's tests
+# against a live server. More steps are added as prerequisites here.
+test: test-go test-zapier
 
 # go vet first, then the Go tests. The tests start their own redis-server
 # on a free port (internal/redistest), so no Redis needs to be running.
 test-go: need-redis
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 $(strip $(TESTFLAGS) $(PKGS))
+
+# The Zapier CLI integration (integrations/zapier/app): npm ci installs its
+# locked packages (zapier-platform-core, jest), then its Jest tests run the
+# real Zapier SDK against a live `hookline serve` built from this tree
+# (bin/hookline), with its own redis-server and a local stand-in for
+# hooks.zapier.com. JESTFLAGS passes more options, e.g. JESTFLAGS='-t 410'.
+ZAPIER_APP ?= integrations/zapier/app
+JESTFLAGS  ?=
+test-zapier: need-redis need-node build
+	cd $(ZAPIER_APP) && npm ci --no-audit --no-fund
+	cd $(ZAPIER_APP) && HOOKLINE_BIN=$(abspath $(BIN)) npx --no -- jest --runInBand $(JESTFLAGS)
 
 bench: need-redis
 	$(GO) test -run '^$$' -bench '$(BENCH)' $(BENCHFLAGS) -count=$(BENCHCOUNT) $(if $(BENCHTIME),-benchtime=$(BENCHTIME)) $(PKGS)
@@ -81,6 +93,23 @@ need-redis:
 	    exit 1; \
 	  fi; \
 	fi
+
+# test-zapier needs Node 18+ and npm. As root on Debian they are installed
+# with apt-get; otherwise say what to install and stop.
+need-node:
+	@if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then \
+	  echo "make: node and npm are needed for test-zapier (the Zapier CLI app's tests)."; \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "make: installing Debian's nodejs and npm packages: apt-get update && apt-get install -y nodejs npm"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update </dev/null && apt-get install -y --no-install-recommends nodejs npm </dev/null || exit 1; \
+	  else \
+	    echo "make: install Node.js 18 or newer (with npm) first, e.g. from https://nodejs.org or: sudo apt-get install nodejs npm"; \
+	    exit 1; \
+	  fi; \
+	fi; \
+	major=$$(node -p 'process.versions.node.split(".")[0]'); \
+	if [ "$$major" -lt 18 ]; then echo "make: test-zapier needs Node.js 18 or newer; this is $$(node --version)"; exit 1; fi
 
 # Stop the redis-server(s) that scripts/run.sh started (pidfiles in ./.data).
 redis-stop:
