@@ -92,17 +92,34 @@ const listSamples = async (z, bundle, event, limit = 3) => {
   return body;
 };
 
-// POST /v1/customers → 201 customer.
-const createCustomer = async (z, bundle, fields) =>
-  json(z, await call(z, bundle, { method: 'POST', path: '/v1/customers', body: fields }));
+// Customer writes go through Hookline's actions API, which runs its loop
+// guard: a Zap that writes back what Hookline just sent it (a two-way sync)
+// gets the existing customer with "echo": true instead of a duplicate, and
+// a connection that keeps doing so is paused with an incident shown in
+// Hookline.
+const action = async (z, bundle, name, input) =>
+  json(z, await call(z, bundle, { method: 'POST', path: `/v1/actions/${name}`, body: input }));
 
-// PATCH /v1/customers/{id} (only the fields sent; "" clears one) → customer.
+// The customer exactly as triggers deliver it: the actions' echo flag is
+// logged, not returned, so a created item and a delivered one have one shape.
+const customerOf = (z, body) => {
+  const { echo, ...customer } = body;
+  if (echo) {
+    z.console.log(`Hookline kept customer ${customer.id} as it was: this write echoed data it had just sent.`);
+  }
+  return customer;
+};
+
+// create_customer → 201 customer (200 for an echo: the existing customer).
+const createCustomer = async (z, bundle, fields) => customerOf(z, await action(z, bundle, 'create_customer', fields));
+
+// update_customer by id (only the fields sent; "" clears one) → customer.
 const updateCustomer = async (z, bundle, id, fields) =>
-  json(z, await call(z, bundle, { method: 'PATCH', path: `/v1/customers/${enc(id)}`, body: fields }));
+  customerOf(z, await action(z, bundle, 'update_customer', { ...fields, id }));
 
-// GET /v1/customers?email=… → 0 or 1 customers (emails compare ignoring case).
+// find_customer → {"data": [...]}: 0 or 1 customers (emails compare ignoring case).
 const findCustomersByEmail = async (z, bundle, email) => {
-  const body = json(z, await call(z, bundle, { path: '/v1/customers', params: { email, limit: 1 } }));
+  const body = await action(z, bundle, 'find_customer', { email });
   return Array.isArray(body.data) ? body.data : [];
 };
 
