@@ -108,7 +108,9 @@ func (s *Service) subscribe(c *fiber.Ctx) error {
 				switch {
 				case ae.Fields[i].Field == "url":
 					ae.Fields[i].Field = "hookUrl"
+					ae.Message = strings.Replace(ae.Message, "url:", "hookUrl:", 1)
 				case strings.HasPrefix(ae.Fields[i].Field, "events"):
+					ae.Message = strings.Replace(ae.Message, ae.Fields[i].Field+":", "event:", 1)
 					ae.Fields[i].Field = "event"
 				}
 			}

@@ -105,14 +105,18 @@ func (p Policy) CheckURL(ctx context.Context, raw string) error {
 	if err != nil || u.Host == "" || u.Opaque != "" {
 		return errors.New("must be an absolute URL such as https://example.com/hooks")
 	}
+	want := "must be an https URL"
+	if p.AllowHTTP {
+		want = "must be an http or https URL"
+	}
 	switch u.Scheme {
 	case "https":
 	case "http":
 		if !p.AllowHTTP {
-			return errors.New("must be an https URL")
+			return errors.New(want)
 		}
 	default:
-		return errors.New("must be an https URL")
+		return errors.New(want)
 	}
 	if u.User != nil {
 		return errors.New("must not contain credentials; use auth instead")
