@@ -45,6 +45,11 @@ type Config struct {
 	AllowTargets []netip.Prefix // HOOKLINE_ALLOW_TARGETS
 	// MaxHops bounds a causal chain of writes; a longer one is a loop.
 	MaxHops int // HOOKLINE_MAX_HOPS, default 3
+	// LoopWindow is how long states sent out are remembered for echo
+	// detection; LoopThreshold how many suppressed writes of one resource in
+	// that window pause the writer.
+	LoopWindow    time.Duration // HOOKLINE_LOOP_WINDOW, default 10m
+	LoopThreshold int           // HOOKLINE_LOOP_THRESHOLD, default 3
 }
 
 // Load reads the configuration through getenv. The error lists every bad
@@ -114,6 +119,8 @@ func Load(getenv func(string) string) (Config, error) {
 	c.EventRetention = duration(get("HOOKLINE_EVENT_RETENTION", "720h"), "HOOKLINE_EVENT_RETENTION", bad)
 	c.EventMax = positive(get("HOOKLINE_EVENT_MAX", "10000"), "HOOKLINE_EVENT_MAX", bad)
 	c.MaxHops = positive(get("HOOKLINE_MAX_HOPS", "3"), "HOOKLINE_MAX_HOPS", bad)
+	c.LoopWindow = duration(get("HOOKLINE_LOOP_WINDOW", "10m"), "HOOKLINE_LOOP_WINDOW", bad)
+	c.LoopThreshold = positive(get("HOOKLINE_LOOP_THRESHOLD", "3"), "HOOKLINE_LOOP_THRESHOLD", bad)
 
 	sched, err := ParseSchedule(get("HOOKLINE_RETRY_SCHEDULE", "5m,10m"))
 	if err != nil {

@@ -16,7 +16,8 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Addr != ":8080" || c.RedisURL != "redis://127.0.0.1:6379/0" || c.Mode != config.Production ||
-		c.BaseURL.String() != "http://localhost:8080" || c.MaxHops != 3 || c.EventMax != 10000 {
+		c.BaseURL.String() != "http://localhost:8080" || c.MaxHops != 3 || c.EventMax != 10000 ||
+		c.LoopWindow != 10*time.Minute || c.LoopThreshold != 3 {
 		t.Fatalf("defaults: %+v", c)
 	}
 	if len(c.RetrySchedule) != 2 || c.RetrySchedule[0] != 5*time.Minute || c.RetrySchedule[1] != 10*time.Minute {

@@ -94,7 +94,7 @@ func New(cfg config.Config, rdb redis.UniversalClient, log *slog.Logger, opts Op
 
 	zap := zapier.New(out, evlog, cat, accts, log, opts.Now)
 	cs := customers.New(rdb, keys, evlog, opts.Now)
-	in := inbound.New(rdb, keys, cs, evlog, out, inbound.Options{MaxHops: cfg.MaxHops, Now: opts.Now, Log: log})
+	in := inbound.New(rdb, keys, cs, evlog, out, inbound.Options{MaxHops: cfg.MaxHops, Window: cfg.LoopWindow, Threshold: cfg.LoopThreshold, Now: opts.Now, Log: log})
 
 	return &Server{
 		Config: cfg, Redis: rdb, Log: log, Keys: keys, Registry: reg,
@@ -108,6 +108,14 @@ func New(cfg config.Config, rdb redis.UniversalClient, log *slog.Logger, opts Op
 		Queue:     q,
 		Outbound:  out,
 	}
+}
+
+// baseURL is the public base of URLs Hookline hands out ("" for the default).
+func baseURL(cfg config.Config) string {
+	if cfg.BaseURL == nil {
+		return ""
+	}
+	return cfg.BaseURL.String()
 }
 
 // Ready reports whether Redis answers.
