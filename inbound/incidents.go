@@ -33,19 +33,11 @@ type Incident struct {
 	ResolvedAt time.Time
 }
 
-func msTime(s string) time.Time {
-	n, _ := strconv.ParseInt(s, 10, 64)
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(n).UTC()
-}
-
 func incidentFrom(m map[string]string, refs []string) Incident {
 	n, _ := strconv.Atoi(m["suppressed"])
 	inc := Incident{ID: m["id"], Status: m["status"], Resource: m["resource"], Chain: m["chain"],
 		Credential: m["credential"], Endpoint: m["endpoint"], Paused: m["paused"], Suppressed: n,
-		CreatedAt: msTime(m["created_at"]), UpdatedAt: msTime(m["updated_at"]), ResolvedAt: msTime(m["resolved_at"]),
+		CreatedAt: store.Time(m["created_at"]), UpdatedAt: store.Time(m["updated_at"]), ResolvedAt: store.Time(m["resolved_at"]),
 		Events: []string{}, Deliveries: []string{}}
 	for _, r := range refs {
 		if d, ok := strings.CutPrefix(r, "dlv:"); ok {

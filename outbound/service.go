@@ -547,7 +547,7 @@ func (s *Service) RotateSecret(ctx context.Context, p auth.Principal, id string)
 	now := s.now()
 	w.PrevSecret, w.PrevSecretUntil, w.Secret, w.UpdatedAt = w.Secret, now.Add(s.opts.RotationOverlap), signing.NewSecret(), now
 	ok, err := s.st.setFields(ctx, w.AccountID, w.ID, "secret", w.Secret, "prev_secret", w.PrevSecret,
-		"prev_secret_until", ms(w.PrevSecretUntil), "updated_at", ms(now))
+		"prev_secret_until", store.MS(w.PrevSecretUntil), "updated_at", store.MS(now))
 	if err != nil {
 		return Webhook{}, err
 	}

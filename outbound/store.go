@@ -21,21 +21,6 @@ type webhookStore struct {
 	keys store.Keys
 }
 
-func ms(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-func msTime(s string) time.Time {
-	n, _ := strconv.ParseInt(s, 10, 64)
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(n).UTC()
-}
-
 func boolStr(b bool) string {
 	if b {
 		return "1"
@@ -55,10 +40,10 @@ func webhookFields(w Webhook) []any {
 		"auth_type", w.Auth.Type, "auth_username", w.Auth.Username, "auth_secret", w.Auth.Secret,
 		"headers", string(hdr), "retry_schedule", strings.Join(sched, ","),
 		"timeout_ms", w.Timeout.Milliseconds(), "rate_limit", strconv.FormatFloat(w.RateLimit, 'f', -1, 64),
-		"active", boolStr(w.Active), "disabled_reason", w.DisabledReason, "disabled_at", ms(w.DisabledAt),
+		"active", boolStr(w.Active), "disabled_reason", w.DisabledReason, "disabled_at", store.MS(w.DisabledAt),
 		"consecutive_failures", w.ConsecutiveFailures,
-		"secret", w.Secret, "prev_secret", w.PrevSecret, "prev_secret_until", ms(w.PrevSecretUntil),
-		"created_at", ms(w.CreatedAt), "updated_at", ms(w.UpdatedAt),
+		"secret", w.Secret, "prev_secret", w.PrevSecret, "prev_secret_until", store.MS(w.PrevSecretUntil),
+		"created_at", store.MS(w.CreatedAt), "updated_at", store.MS(w.UpdatedAt),
 	}
 }
 
@@ -67,9 +52,9 @@ func webhookFrom(acct string, m map[string]string) Webhook {
 		ID: m["id"], AccountID: acct, OwnerID: m["owner_id"], KeyID: m["key_id"], Source: m["source"],
 		Name: m["name"], URL: m["url"], Method: m["method"],
 		Auth:   Auth{Type: m["auth_type"], Username: m["auth_username"], Secret: m["auth_secret"]},
-		Active: m["active"] == "1", DisabledReason: m["disabled_reason"], DisabledAt: msTime(m["disabled_at"]),
-		Secret: m["secret"], PrevSecret: m["prev_secret"], PrevSecretUntil: msTime(m["prev_secret_until"]),
-		CreatedAt: msTime(m["created_at"]), UpdatedAt: msTime(m["updated_at"]),
+		Active: m["active"] == "1", DisabledReason: m["disabled_reason"], DisabledAt: store.Time(m["disabled_at"]),
+		Secret: m["secret"], PrevSecret: m["prev_secret"], PrevSecretUntil: store.Time(m["prev_secret_until"]),
+		CreatedAt: store.Time(m["created_at"]), UpdatedAt: store.Time(m["updated_at"]),
 	}
 	if m["events"] != "" {
 		w.Events = strings.Split(m["events"], ",")
@@ -200,7 +185,7 @@ func deliveryFrom(acct string, m map[string]string) Delivery {
 	return Delivery{
 		ID: m["id"], AccountID: acct, WebhookID: m["webhook_id"], EventID: m["event_id"], EventType: m["event_type"],
 		URL: m["url"], Status: m["status"], Attempts: atoi("attempts"), LastStatusCode: atoi("last_status_code"),
-		LastError: m["last_error"], CreatedAt: msTime(m["created_at"]), NextAttemptAt: msTime(m["next_attempt_at"]),
+		LastError: m["last_error"], CreatedAt: store.Time(m["created_at"]), NextAttemptAt: store.Time(m["next_attempt_at"]),
 		Gen: atoi("gen"), Test: m["test"] == "1",
 	}
 }
@@ -247,10 +232,10 @@ func (s *webhookStore) createDeliveriesOnce(ctx context.Context, ds []Delivery, 
 		cmds[i] = createDeliveryScript.EvalSha(ctx, p,
 			[]string{s.keys.Delivery(d.AccountID, d.ID), s.keys.DeliveriesByWebhook(d.AccountID, d.WebhookID), s.keys.Due(d.AccountID),
 				s.keys.EventReceivers(d.AccountID, d.EventID)},
-			d.ID, int64(ttl.Seconds()), max, "("+floor, ms(d.NextAttemptAt), ws[i].ID+" "+ws[i].KeyID+" "+ws[i].OwnerID,
+			d.ID, int64(ttl.Seconds()), max, "("+floor, store.MS(d.NextAttemptAt), ws[i].ID+" "+ws[i].KeyID+" "+ws[i].OwnerID,
 			"id", d.ID, "webhook_id", d.WebhookID, "event_id", d.EventID, "event_type", d.EventType, "url", d.URL,
 			"status", d.Status, "attempts", 0, "last_status_code", 0, "last_error", "",
-			"created_at", ms(d.CreatedAt), "next_attempt_at", ms(d.NextAttemptAt), "gen", d.Gen, "test", boolStr(d.Test))
+			"created_at", store.MS(d.CreatedAt), "next_attempt_at", store.MS(d.NextAttemptAt), "gen", d.Gen, "test", boolStr(d.Test))
 	}
 	if _, err := p.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("outbound: create deliveries: %w", err)
@@ -353,7 +338,7 @@ return 1
 `)
 
 func (s *webhookStore) record(ctx context.Context, d Delivery, gen int, att []byte, ttl time.Duration) (bool, error) {
-	next := ms(d.NextAttemptAt)
+	next := store.MS(d.NextAttemptAt)
 	n, err := recordScript.Run(ctx, s.rdb,
 		[]string{s.keys.Delivery(d.AccountID, d.ID), s.keys.Attempts(d.AccountID, d.ID), s.keys.Due(d.AccountID)},
 		gen, att, int64(ttl.Seconds()), next, d.ID,
@@ -381,7 +366,7 @@ return 1
 
 func (s *webhookStore) reschedule(ctx context.Context, acct, id string, fromGen, toGen int, next time.Time) (bool, error) {
 	n, err := rescheduleScript.Run(ctx, s.rdb, []string{s.keys.Delivery(acct, id), s.keys.Due(acct)},
-		fromGen, toGen, ms(next), id, StatusPending).Int()
+		fromGen, toGen, store.MS(next), id, StatusPending).Int()
 	if err != nil {
 		return false, fmt.Errorf("outbound: reschedule %s: %w", id, err)
 	}
@@ -443,7 +428,7 @@ func (s *webhookStore) noteOutcome(ctx context.Context, acct, id string, ok bool
 	if ok {
 		o = "ok"
 	}
-	n, err := noteOutcomeScript.Run(ctx, s.rdb, []string{s.keys.Webhook(acct, id)}, o, limit, ms(now), reason).Int()
+	n, err := noteOutcomeScript.Run(ctx, s.rdb, []string{s.keys.Webhook(acct, id)}, o, limit, store.MS(now), reason).Int()
 	if err != nil {
 		return false, fmt.Errorf("outbound: note outcome for %s: %w", id, err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -17,21 +16,6 @@ import (
 type accountStore struct {
 	rdb  redis.UniversalClient
 	keys store.Keys
-}
-
-func ms(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-func fromMS(s string) time.Time {
-	n, _ := strconv.ParseInt(s, 10, 64)
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(n).UTC()
 }
 
 func splitList(s string) []string {
@@ -53,9 +37,9 @@ func (s *accountStore) create(ctx context.Context, a Account, u User, pwHash str
 		return apperr.InvalidField("email", "is already registered")
 	}
 	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, s.keys.Account(a.ID), "id", a.ID, "name", a.Name, "status", a.Status, "created_at", ms(a.CreatedAt))
+		p.HSet(ctx, s.keys.Account(a.ID), "id", a.ID, "name", a.Name, "status", a.Status, "created_at", store.MS(a.CreatedAt))
 		p.HSet(ctx, s.keys.User(a.ID, u.ID), "id", u.ID, "email", u.Email, "name", u.Name,
-			"password_hash", pwHash, "perms", strings.Join(u.Permissions, ","), "created_at", ms(u.CreatedAt))
+			"password_hash", pwHash, "perms", strings.Join(u.Permissions, ","), "created_at", store.MS(u.CreatedAt))
 		p.ZAdd(ctx, s.keys.Users(a.ID), redis.Z{Member: u.ID})
 		s.writeKey(ctx, p, k, keyHash)
 		return nil
@@ -75,7 +59,7 @@ func (s *accountStore) create(ctx context.Context, a Account, u User, pwHash str
 func (s *accountStore) writeKey(ctx context.Context, p redis.Pipeliner, k APIKey, keyHash string) {
 	p.HSet(ctx, s.keys.APIKey(k.AccountID, k.ID), "id", k.ID, "user_id", k.UserID, "name", k.Name,
 		"prefix", k.Prefix, "hash", keyHash, "perms", strings.Join(k.Permissions, ","),
-		"created_at", ms(k.CreatedAt), "last_used_at", 0, "revoked_at", 0)
+		"created_at", store.MS(k.CreatedAt), "last_used_at", 0, "revoked_at", 0)
 	p.ZAdd(ctx, s.keys.APIKeys(k.AccountID), redis.Z{Member: k.ID})
 }
 
@@ -111,18 +95,18 @@ func (s *accountStore) account(ctx context.Context, id string) (Account, error) 
 }
 
 func accountFrom(m map[string]string) Account {
-	return Account{ID: m["id"], Name: m["name"], Status: m["status"], CreatedAt: fromMS(m["created_at"])}
+	return Account{ID: m["id"], Name: m["name"], Status: m["status"], CreatedAt: store.Time(m["created_at"])}
 }
 
 func userFrom(acct string, m map[string]string) User {
 	return User{ID: m["id"], AccountID: acct, Email: m["email"], Name: m["name"],
-		Permissions: splitList(m["perms"]), CreatedAt: fromMS(m["created_at"])}
+		Permissions: splitList(m["perms"]), CreatedAt: store.Time(m["created_at"])}
 }
 
 func keyFrom(acct string, m map[string]string) APIKey {
 	return APIKey{ID: m["id"], AccountID: acct, UserID: m["user_id"], Name: m["name"], Prefix: m["prefix"],
-		Permissions: splitList(m["perms"]), CreatedAt: fromMS(m["created_at"]),
-		LastUsedAt: fromMS(m["last_used_at"]), RevokedAt: fromMS(m["revoked_at"])}
+		Permissions: splitList(m["perms"]), CreatedAt: store.Time(m["created_at"]),
+		LastUsedAt: store.Time(m["last_used_at"]), RevokedAt: store.Time(m["revoked_at"])}
 }
 
 // lookup is one authentication's reads: the index, then key, account and
@@ -168,7 +152,7 @@ func (s *accountStore) lookupKey(ctx context.Context, keyHash string) (lookup, e
 }
 
 func (s *accountStore) touchKey(ctx context.Context, acct, id string, at time.Time) error {
-	return s.rdb.HSet(ctx, s.keys.APIKey(acct, id), "last_used_at", ms(at)).Err()
+	return s.rdb.HSet(ctx, s.keys.APIKey(acct, id), "last_used_at", store.MS(at)).Err()
 }
 
 func (s *accountStore) key(ctx context.Context, acct, id string) (APIKey, string, error) {
@@ -210,7 +194,7 @@ func (s *accountStore) listKeys(ctx context.Context, acct, after string, limit i
 // request with it fails.
 func (s *accountStore) revokeKey(ctx context.Context, k APIKey, keyHash string, at time.Time) error {
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, s.keys.APIKey(k.AccountID, k.ID), "revoked_at", ms(at))
+		p.HSet(ctx, s.keys.APIKey(k.AccountID, k.ID), "revoked_at", store.MS(at))
 		return nil
 	})
 	if err != nil {

@@ -33,13 +33,6 @@ func New(rdb redis.UniversalClient, keys store.Keys, log *events.Log, now func()
 	return &Service{st: &customerStore{rdb: rdb, keys: keys}, log: log, now: now}
 }
 
-func msTime(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(n).UTC()
-}
-
 func (s *Service) stamp() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
 
 func normalize(c *Customer) {

@@ -25,15 +25,15 @@ var errRetry = errors.New("customers: concurrent write, retry")
 func fields(c Customer) []any {
 	return []any{"id", c.ID, "name", c.Name, "email", c.Email, "email_key", emailKey(c.Email),
 		"phone", c.Phone, "birthday", c.Birthday, "notes", c.Notes, "external_id", c.ExternalID,
-		"created_at", c.CreatedAt.UnixMilli(), "updated_at", c.UpdatedAt.UnixMilli(), "version", c.version}
+		"created_at", store.MS(c.CreatedAt), "updated_at", store.MS(c.UpdatedAt), "version", c.version}
 }
 
 func fromHash(m map[string]string) Customer {
 	ms := func(k string) int64 { n, _ := strconv.ParseInt(m[k], 10, 64); return n }
 	c := Customer{ID: m["id"], Name: m["name"], Email: m["email"], Phone: m["phone"], Birthday: m["birthday"],
 		Notes: m["notes"], ExternalID: m["external_id"], version: ms("version")}
-	c.CreatedAt = msTime(ms("created_at"))
-	c.UpdatedAt = msTime(ms("updated_at"))
+	c.CreatedAt = store.Time(m["created_at"])
+	c.UpdatedAt = store.Time(m["updated_at"])
 	return c
 }
 

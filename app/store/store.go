@@ -6,7 +6,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -98,4 +100,21 @@ func PageDesc(ctx context.Context, rdb redis.UniversalClient, key, after string,
 		next = page[limit-1]
 	}
 	return page, next, nil
+}
+
+// MS encodes a time for a Redis field: Unix milliseconds, 0 for the zero time.
+func MS(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// Time decodes a field written with MS; anything else is the zero time.
+func Time(s string) time.Time {
+	n, _ := strconv.ParseInt(s, 10, 64)
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(n).UTC()
 }
