@@ -326,3 +326,24 @@ func TestSlowEndpointDoesNotDelayOthers(t *testing.T) {
 		t.Fatalf("the slow endpoint has %d requests in flight, want at most its cap of 10", n)
 	}
 }
+
+func TestRateLimitSpreadsDeliveries(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	recv := receiver.New(t)
+	w := f.webhook(t, recv, map[string]any{"rate_limit": 1})
+	for i := 0; i < 3; i++ {
+		f.Do("POST", "/v1/webhooks/"+w.ID+"/test", f.acct.Key, nil).Want(202)
+	}
+	reqs := recv.WaitFor(t, 3, 15*time.Second)
+	// At one delivery per second, the third cannot come before two seconds
+	// after the first; none was refused or counted as a failed attempt.
+	if gap := reqs[2].At.Sub(reqs[0].At); gap < 1900*time.Millisecond {
+		t.Fatalf("3 deliveries within %s at rate_limit 1/s", gap)
+	}
+	for _, d := range f.deliveries(t, w.ID, "webhook.test") {
+		if d.Attempts != 1 || d.Status != "delivered" {
+			t.Fatalf("delivery %+v: a rate-limited wait must not use an attempt", d)
+		}
+	}
+}
