@@ -203,3 +203,30 @@ func TestBreakerPausesAndResolveResumes(t *testing.T) {
 	api.Do("GET", "/v1/incidents", api.Key(acct, perm.ReadCustomer), nil).Want(403)
 
 }
+
+// The core write routes honour the loop guard too: a chain past the limit
+// is a 508 and continues otherwise; a paused key cannot write there.
+func TestCoreWritesContinueChainsAndRespectTheBreaker(t *testing.T) {
+	t.Parallel()
+	api := apitest.New(t)
+	acct := api.NewAccount("Studio")
+	api.Do("POST", "/v1/customers", acct.Key, map[string]any{"name": "A", "email": "a@example.com"}, "Hookline-Chain", "chn_z", "Hookline-Hop", "3").Want(508)
+	id := api.Do("POST", "/v1/customers", acct.Key, map[string]any{"name": "A", "email": "a@example.com"}, "Hookline-Chain", "chn_z", "Hookline-Hop", "1").Want(201).Str("id")
+	evs, _, err := api.Server.Events.Recent(t.Context(), acct.ID, "customer.created", "", 1)
+	if err != nil || evs[0].Cause.Chain != "chn_z" || evs[0].Cause.Hop != 2 {
+		t.Fatalf("cause %+v %v, want chn_z hop 2", evs[0].Cause, err)
+	}
+	api.Do("PATCH", "/v1/customers/"+id, acct.Key, map[string]any{"notes": "x"}, "Hookline-Chain", "chn_z", "Hookline-Hop", "5").Want(508)
+
+	// Pause a key the way the breaker does, then try the core routes.
+	var me struct{ Key struct{ ID string } }
+	zapKey := api.Key(acct, perm.CreateCustomer, perm.UpdateCustomer, perm.ReadCustomer)
+	api.Do("GET", "/v1/me", zapKey, nil).Want(200).JSON(&me)
+	if err := api.Server.Redis.Set(t.Context(), api.Server.Keys.Paused(acct.ID, "key:"+me.Key.ID), "inc_x", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if r := api.Do("PATCH", "/v1/customers/"+id, zapKey, map[string]any{"notes": "y"}).Want(403); r.ErrorCode() != "loop_suspended" {
+		t.Fatalf("paused key: %s", r.Body)
+	}
+	api.Do("GET", "/v1/customers/"+id, zapKey, nil).Want(200) // reading is not writing
+}

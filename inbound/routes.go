@@ -3,6 +3,7 @@ package inbound
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -11,27 +12,37 @@ import (
 	"github.com/hookline/hookline/app/httpapi"
 )
 
-// Causality headers every delivery carries; writes that bring them back
-// continue the chain.
-const (
-	HeaderChain = "Hookline-Chain"
-	HeaderHop   = "Hookline-Hop"
-)
-
-// OriginFrom reads the causality headers of a request: both must be present
-// and well formed for the write to continue a chain.
+// OriginFrom reads the causality headers of a request into an Origin.
 func OriginFrom(c *fiber.Ctx) Origin {
 	var o Origin
-	chain, hop := httpapi.Header(c, HeaderChain), c.Get(HeaderHop)
-	if chain == "" || hop == "" || len(chain) > 64 {
-		return o
-	}
-	n, err := strconv.Atoi(hop)
-	if err != nil || n < 0 || n > 1000 {
-		return o
-	}
-	o.Chain, o.Hop, o.HasChain = chain, n, true
+	o.Chain, o.Hop, o.HasChain = httpapi.Causality(c)
 	return o
+}
+
+// GuardCoreWrites extends the loop guard to the core's own write routes
+// (customers, publishing events), which other systems may call too: a key
+// paused by the breaker cannot write there either, and a causal chain past
+// MaxHops is a 508. Echo suppression stays with actions and inbound
+// endpoints: the core API is the host app's authoritative write path.
+func (s *Service) GuardCoreWrites() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		m, path := c.Method(), c.Path()
+		guarded := m != fiber.MethodGet && m != fiber.MethodHead &&
+			(strings.HasPrefix(path, "/v1/customers") || (m == fiber.MethodPost && path == "/v1/events"))
+		if !guarded {
+			return c.Next()
+		}
+		p := httpapi.Principal(c)
+		o := OriginFrom(c)
+		o.KeyID = p.KeyID
+		if err := s.checkPaused(c.UserContext(), p.AccountID, o); err != nil {
+			return err
+		}
+		if err := s.checkHops(o); err != nil {
+			return err
+		}
+		return c.Next()
+	}
 }
 
 type handlers struct{ svc *Service }

@@ -143,14 +143,12 @@ func (s *Service) Run(ctx context.Context, p auth.Principal, action string, inpu
 			return Result{}, err
 		}
 	}
+	if err := s.checkHops(o); err != nil {
+		return Result{}, err
+	}
 	cause := events.Cause{KeyID: o.KeyID, Endpoint: o.EndpointID}
 	if o.HasChain {
 		cause.Chain, cause.Hop = o.Chain, o.Hop+1
-		if cause.Hop > s.opts.MaxHops {
-			return Result{}, &apperr.Error{Code: apperr.CodeLoopDetected, Message: fmt.Sprintf(
-				"this write is hop %d of causal chain %s, past the limit of %d: two integrations are feeding each other's events back",
-				cause.Hop, o.Chain, s.opts.MaxHops)}
-		}
 	}
 	raw, _ := json.Marshal(input)
 	switch a.Name {
@@ -217,6 +215,16 @@ func (s *Service) Run(ctx context.Context, p auth.Principal, action string, inpu
 		}{ev.ID, ev.Type, ev.CreatedAt}, "", false)
 	}
 	return Result{}, apperr.NotFound("action")
+}
+
+// checkHops refuses a write that would be past MaxHops in its chain.
+func (s *Service) checkHops(o Origin) error {
+	if !o.HasChain || o.Hop+1 <= s.opts.MaxHops {
+		return nil
+	}
+	return &apperr.Error{Code: apperr.CodeLoopDetected, Message: fmt.Sprintf(
+		"this write is hop %d of causal chain %s, past the limit of %d: two integrations are feeding each other's events back",
+		o.Hop+1, o.Chain, s.opts.MaxHops)}
 }
 
 // actionCustomer is a customer as actions answer it: echo says whether the

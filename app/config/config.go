@@ -39,7 +39,8 @@ type Config struct {
 	EventRetention time.Duration // HOOKLINE_EVENT_RETENTION, default 720h (30 days)
 	EventMax       int           // HOOKLINE_EVENT_MAX, default 10000
 
-	// RetrySchedule is the wait before each retry of a delivery.
+	// RetrySchedule is the wait before each retry of a delivery; "none"
+	// means a single attempt.
 	RetrySchedule []time.Duration // HOOKLINE_RETRY_SCHEDULE, default 5m,10m
 	// AllowTargets opens these ranges to delivery in production.
 	AllowTargets []netip.Prefix // HOOKLINE_ALLOW_TARGETS
@@ -143,10 +144,10 @@ func Load(getenv func(string) string) (Config, error) {
 }
 
 // ParseSchedule parses a comma-separated list of positive durations, each at
-// most 24 h. An empty string is an empty schedule (one attempt, no retries).
+// most 24 h. "none" is an empty schedule: one attempt, no retries.
 func ParseSchedule(s string) ([]time.Duration, error) {
-	if strings.TrimSpace(s) == "" {
-		return nil, nil
+	if v := strings.TrimSpace(s); v == "" || strings.EqualFold(v, "none") {
+		return []time.Duration{}, nil
 	}
 	var out []time.Duration
 	for _, part := range strings.Split(s, ",") {

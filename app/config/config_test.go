@@ -75,3 +75,10 @@ func TestStringMasksPassword(t *testing.T) {
 		t.Fatalf("String() = %s", s)
 	}
 }
+
+func TestRetryScheduleNone(t *testing.T) {
+	c, err := config.Load(env(map[string]string{"HOOKLINE_RETRY_SCHEDULE": "none"}))
+	if err != nil || c.RetrySchedule == nil || len(c.RetrySchedule) != 0 {
+		t.Fatalf("none: %v %v, want an empty, non-nil schedule", c.RetrySchedule, err)
+	}
+}

@@ -10,6 +10,14 @@ import (
 
 type handlers struct{ svc *Service }
 
+// cause continues the request's causal chain, if it carries one.
+func cause(c *fiber.Ctx) events.Cause {
+	if chain, hop, ok := httpapi.Causality(c); ok {
+		return events.Cause{Chain: chain, Hop: hop + 1}
+	}
+	return events.Cause{}
+}
+
 // Register adds the customer routes to an authenticated router.
 func (s *Service) Register(r fiber.Router, need httpapi.Need) {
 	h := &handlers{svc: s}
@@ -25,7 +33,7 @@ func (h *handlers) create(c *fiber.Ctx) error {
 	if err := httpapi.DecodeJSON(c, &req); err != nil {
 		return err
 	}
-	cu, err := h.svc.Create(c.UserContext(), httpapi.Principal(c), req, events.Cause{})
+	cu, err := h.svc.Create(c.UserContext(), httpapi.Principal(c), req, cause(c))
 	if err != nil {
 		return err
 	}
@@ -57,7 +65,7 @@ func (h *handlers) update(c *fiber.Ctx) error {
 	if err := httpapi.DecodeJSON(c, &req); err != nil {
 		return err
 	}
-	cu, _, err := h.svc.Update(c.UserContext(), httpapi.Principal(c), httpapi.Param(c, "id"), req, events.Cause{})
+	cu, _, err := h.svc.Update(c.UserContext(), httpapi.Principal(c), httpapi.Param(c, "id"), req, cause(c))
 	if err != nil {
 		return err
 	}
@@ -65,7 +73,7 @@ func (h *handlers) update(c *fiber.Ctx) error {
 }
 
 func (h *handlers) delete(c *fiber.Ctx) error {
-	cu, err := h.svc.Delete(c.UserContext(), httpapi.Principal(c), httpapi.Param(c, "id"), events.Cause{})
+	cu, err := h.svc.Delete(c.UserContext(), httpapi.Principal(c), httpapi.Param(c, "id"), cause(c))
 	if err != nil {
 		return err
 	}

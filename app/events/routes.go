@@ -67,7 +67,11 @@ func (h *handlers) publish(c *fiber.Ctx) error {
 	if err := httpapi.DecodeJSON(c, &req); err != nil {
 		return err
 	}
-	ev, err := h.log.Publish(c.UserContext(), httpapi.Principal(c), req.Type, req.Data, Cause{})
+	var cause Cause
+	if chain, hop, ok := httpapi.Causality(c); ok {
+		cause = Cause{Chain: chain, Hop: hop + 1}
+	}
+	ev, err := h.log.Publish(c.UserContext(), httpapi.Principal(c), req.Type, req.Data, cause)
 	if err != nil {
 		return err
 	}

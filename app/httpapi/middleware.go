@@ -37,6 +37,27 @@ func Query(c *fiber.Ctx, name string) string { return strings.Clone(c.Query(name
 // Header returns a copy of a request header.
 func Header(c *fiber.Ctx, name string) string { return strings.Clone(c.Get(name)) }
 
+// Causality headers: every delivery carries them, and a write that brings
+// them back continues that causal chain (DESIGN.md, loop safety).
+const (
+	HeaderChain = "Hookline-Chain"
+	HeaderHop   = "Hookline-Hop"
+)
+
+// Causality reads Hookline-Chain and Hookline-Hop. ok is false unless both
+// are present and well formed; a half-sent pair starts a new chain.
+func Causality(c *fiber.Ctx) (chain string, hop int, ok bool) {
+	chain, raw := strings.TrimSpace(c.Get(HeaderChain)), strings.TrimSpace(c.Get(HeaderHop))
+	if chain == "" || raw == "" || len(chain) > 64 {
+		return "", 0, false
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 0 || n > 1000 {
+		return "", 0, false
+	}
+	return strings.Clone(chain), n, true
+}
+
 // RequestID returns the current request's id ("" before the middleware ran).
 func RequestID(c *fiber.Ctx) string {
 	s, _ := c.Locals(localRequestID).(string)

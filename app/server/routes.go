@@ -25,6 +25,8 @@ func (s *Server) routes(app *fiber.App) {
 		httpapi.Authenticate(s.Accounts.Authenticate),
 		s.Idem.Middleware(func(c *fiber.Ctx) string { return httpapi.Principal(c).AccountID }),
 	)
+	// The loop guard covers the core write routes too (paused keys, hop limit).
+	v1.Use(s.Inbound.GuardCoreWrites())
 	need := httpapi.Need(httpapi.Require)
 	s.Accounts.Register(v1, need)
 	s.Catalog.Register(v1, need)
