@@ -201,5 +201,5 @@ func MaskURL(raw string) string {
 	if !hasPass {
 		return raw
 	}
-	return scheme + "://" + user + ":xxxxx" + rest[at:]
+	return scheme + "://" + user + ":*****" + rest[at:]
 }

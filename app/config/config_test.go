@@ -71,7 +71,7 @@ func TestStringMasksPassword(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := c.String(); strings.Contains(s, "hunter2") || !strings.Contains(s, "user:xxxxx@") {
+	if s := c.String(); strings.Contains(s, "hunter2") || !strings.Contains(s, "user:*****@") {
 		t.Fatalf("String() = %s", s)
 	}
 }
