@@ -35,6 +35,8 @@ func (s *Server) routes(app *fiber.App) {
 	s.Outbound.Register(v1, need)
 	s.Zapier.Register(v1, need)
 	s.Inbound.Register(v1, need)
+	s.Endpoints.Register(v1, need)
+	s.Endpoints.RegisterPublic(app) // POST /in/:token: no API key, the token is the credential
 }
 
 // registerTasks lists every package's task handlers and background loops.

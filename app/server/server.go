@@ -23,6 +23,7 @@ import (
 	"github.com/hookline/hookline/app/idempotency"
 	"github.com/hookline/hookline/app/store"
 	"github.com/hookline/hookline/inbound"
+	"github.com/hookline/hookline/inbound/endpoints"
 	"github.com/hookline/hookline/integrations/zapier"
 	"github.com/hookline/hookline/outbound"
 	"github.com/hookline/hookline/outbound/safehttp"
@@ -65,6 +66,7 @@ type Server struct {
 	Outbound  *outbound.Service
 	Zapier    *zapier.Service
 	Inbound   *inbound.Service
+	Endpoints *endpoints.Service
 }
 
 // New wires every service. It does not contact Redis.
@@ -95,6 +97,7 @@ func New(cfg config.Config, rdb redis.UniversalClient, log *slog.Logger, opts Op
 	zap := zapier.New(out, evlog, cat, accts, log, opts.Now)
 	cs := customers.New(rdb, keys, evlog, opts.Now)
 	in := inbound.New(rdb, keys, cs, evlog, out, inbound.Options{MaxHops: cfg.MaxHops, Window: cfg.LoopWindow, Threshold: cfg.LoopThreshold, Now: opts.Now, Log: log})
+	eps := endpoints.New(rdb, keys, accts, in, endpoints.Options{BaseURL: baseURL(cfg), Now: opts.Now, Log: log})
 
 	return &Server{
 		Config: cfg, Redis: rdb, Log: log, Keys: keys, Registry: reg,
@@ -104,6 +107,7 @@ func New(cfg config.Config, rdb redis.UniversalClient, log *slog.Logger, opts Op
 		Events:    evlog,
 		Customers: cs,
 		Inbound:   in,
+		Endpoints: eps,
 		Idem:      idempotency.New(rdb, keys, idempotency.Options{}),
 		Queue:     q,
 		Outbound:  out,

@@ -149,3 +149,36 @@ func (k Keys) Suppressions(acct, resource string) string {
 // Paused marks a writer (a "key:key_…" or "endpoint:inb_…" subject) paused
 // by the circuit breaker; the value is the incident id. STRING.
 func (k Keys) Paused(acct, subject string) string { return k.account(acct) + "loop:paused:" + subject }
+
+// ---- inbound endpoints
+
+// InboundToken maps an inbound endpoint token's SHA-256 (hex) to
+// "acc_id inb_id". STRING; global, since a post is looked up by its token
+// before the account is known.
+func (k Keys) InboundToken(hash string) string { return k.prefix + ":intoken:" + hash }
+
+// InboundEndpoint is one inbound endpoint (settings, mapping JSON,
+// verification and its secret, token hash). HASH.
+func (k Keys) InboundEndpoint(acct, id string) string { return k.account(acct) + "inb:" + id }
+
+// InboundEndpoints lists the account's inbound endpoint ids. ZSET, score 0,
+// ordered by id.
+func (k Keys) InboundEndpoints(acct string) string { return k.account(acct) + "inbs" }
+
+// InboundRequest is one logged post to an inbound endpoint, as JSON,
+// expiring with the log's age limit. STRING.
+func (k Keys) InboundRequest(acct, id string) string { return k.account(acct) + "inreq:" + id }
+
+// InboundRequests indexes an endpoint's logged posts. ZSET, score 0, members
+// request ids (lexical = time order), trimmed by count and age on insert.
+func (k Keys) InboundRequests(acct, endpoint string) string {
+	return k.account(acct) + "inb:" + endpoint + ":reqs"
+}
+
+// InboundIdempotency holds the first answer to a sender's Idempotency-Key
+// or webhook-id at one endpoint (state, fingerprint, status, content type,
+// body, location), expiring after 24 h. HASH. keyHash is the SHA-256 (hex)
+// of the sender's key.
+func (k Keys) InboundIdempotency(acct, endpoint, keyHash string) string {
+	return k.account(acct) + "inb:" + endpoint + ":idem:" + keyHash
+}
