@@ -54,7 +54,7 @@ func formatDuration(d time.Duration) string {
 func newWebhookResponse(w Webhook, now time.Time) webhookResponse {
 	hdr := make(map[string]string, len(w.Headers))
 	for k, v := range w.Headers {
-		if sensitiveHeader(k) {
+		if httpapi.SensitiveHeader(k) {
 			v = Redacted
 		}
 		hdr[k] = v

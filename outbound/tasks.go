@@ -18,6 +18,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/hookline/hookline/app/apperr"
+	"github.com/hookline/hookline/app/httpapi"
 	"github.com/hookline/hookline/outbound/safehttp"
 	"github.com/hookline/hookline/outbound/signing"
 )
@@ -339,7 +340,7 @@ func (s *Service) send(ctx context.Context, w Webhook, d Delivery, env []byte, c
 	case "bearer":
 		h.Set("Authorization", "Bearer "+w.Auth.Secret)
 	}
-	att.Request = redactHeaders(h)
+	att.Request = httpapi.RedactHeaders(h)
 
 	res, err := s.client.Do(req)
 	att.DurationMS = time.Since(start).Milliseconds()
@@ -358,7 +359,7 @@ func (s *Service) send(ctx context.Context, w Webhook, d Delivery, env []byte, c
 	}
 	att.Body = string(b)
 	att.StatusCode = res.StatusCode
-	att.Response = redactHeaders(res.Header)
+	att.Response = httpapi.RedactHeaders(res.Header)
 	switch {
 	case res.StatusCode >= 200 && res.StatusCode < 300:
 	case res.StatusCode == http.StatusGone:
@@ -416,16 +417,4 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		return time.Hour
 	}
 	return d
-}
-
-func redactHeaders(h http.Header) map[string]string {
-	out := make(map[string]string, len(h))
-	for k, v := range h {
-		val := strings.Join(v, ", ")
-		if sensitiveHeader(k) {
-			val = Redacted
-		}
-		out[k] = val
-	}
-	return out
 }

@@ -13,8 +13,9 @@
 package outbound
 
 import (
-	"strings"
 	"time"
+
+	"github.com/hookline/hookline/app/httpapi"
 )
 
 // Sources of webhooks: the API, or an integration adapting its protocol.
@@ -121,23 +122,5 @@ type Attempt struct {
 	Trigger    string            `json:"trigger"` // schedule, redeliver or test
 }
 
-// sensitiveHeader reports whether a header's value must be redacted in logs
-// and API responses.
-func sensitiveHeader(name string) bool {
-	n := strings.ToLower(name)
-	switch n {
-	case "idempotency-key":
-		return false // the event id, not a secret
-	case "authorization", "proxy-authorization", "cookie", "set-cookie", "webhook-signature", "signature":
-		return true
-	}
-	for _, part := range []string{"key", "token", "secret", "signature", "password", "auth", "session"} {
-		if strings.Contains(n, part) {
-			return true
-		}
-	}
-	return false
-}
-
 // Redacted is shown in place of a sensitive value.
-const Redacted = "[redacted]"
+const Redacted = httpapi.Redacted

@@ -601,7 +601,7 @@ func fingerprint(sub Submission) string {
 }
 
 // Redacted is shown in the log in place of a secret header's value.
-const Redacted = "[redacted]"
+const Redacted = httpapi.Redacted
 
 // redact copies headers for the log, hiding credentials: Authorization,
 // cookies, the endpoint's verification header and any header whose name
@@ -609,34 +609,7 @@ const Redacted = "[redacted]"
 // sender's Idempotency-Key is kept: it is a message id, needed to follow
 // replays.
 func redact(h http.Header, v Verification) map[string]string {
-	out := make(map[string]string, len(h))
-	for name, vals := range h {
-		val := strings.Join(vals, ", ")
-		if sensitive(name, v) {
-			val = Redacted
-		}
-		out[name] = val
-	}
-	return out
-}
-
-func sensitive(name string, v Verification) bool {
-	n := strings.ToLower(name)
-	if v.Header != "" && n == strings.ToLower(v.Header) {
-		return true
-	}
-	switch n {
-	case "idempotency-key":
-		return false
-	case "authorization", "proxy-authorization", "cookie", "set-cookie":
-		return true
-	}
-	for _, part := range []string{"token", "secret", "signature", "key", "password", "auth", "session"} {
-		if strings.Contains(n, part) {
-			return true
-		}
-	}
-	return false
+	return httpapi.RedactHeaders(h, v.Header)
 }
 
 // truncate returns at most max bytes of body as text, cut on a rune boundary.

@@ -21,21 +21,6 @@ type endpointStore struct {
 	keys store.Keys
 }
 
-func ms(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-func msTime(s string) time.Time {
-	n, _ := strconv.ParseInt(s, 10, 64)
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(n).UTC()
-}
-
 // settingFields are the fields a create or an update writes; the token hash
 // is written only by create and rotate, so an update racing a rotation
 // cannot put the old token back.
@@ -51,7 +36,7 @@ func settingFields(e Endpoint) []any {
 		"mapping", string(mapping), "ver_type", v.Type, "ver_header", v.Header, "ver_query", v.Query,
 		"ver_username", v.Username, "ver_encoding", v.Encoding, "ver_prefix", v.Prefix, "ver_secret", v.Secret,
 		"success_url", e.SuccessURL, "paused", paused, "rate_limit", e.RateLimit,
-		"created_at", ms(e.CreatedAt), "updated_at", ms(e.UpdatedAt),
+		"created_at", store.MS(e.CreatedAt), "updated_at", store.MS(e.UpdatedAt),
 	}
 }
 
@@ -63,7 +48,7 @@ func endpointFrom(acct string, m map[string]string) Endpoint {
 			Encoding: m["ver_encoding"], Prefix: m["ver_prefix"], Secret: m["ver_secret"],
 		},
 		SuccessURL: m["success_url"], Paused: m["paused"] == "1", TokenHash: m["token_hash"],
-		CreatedAt: msTime(m["created_at"]), UpdatedAt: msTime(m["updated_at"]),
+		CreatedAt: store.Time(m["created_at"]), UpdatedAt: store.Time(m["updated_at"]),
 	}
 	e.RateLimit, _ = strconv.Atoi(m["rate_limit"])
 	_ = json.Unmarshal([]byte(m["mapping"]), &e.Mapping)
@@ -121,7 +106,7 @@ func (s *endpointStore) rotate(ctx context.Context, e Endpoint, newHash string) 
 	if err := s.rdb.Set(ctx, s.keys.InboundToken(newHash), e.AccountID+" "+e.ID, 0).Err(); err != nil {
 		return fmt.Errorf("endpoints: index token of %s: %w", e.ID, err)
 	}
-	if err := s.set(ctx, e.AccountID, e.ID, "token_hash", newHash, "updated_at", ms(e.UpdatedAt)); err != nil {
+	if err := s.set(ctx, e.AccountID, e.ID, "token_hash", newHash, "updated_at", store.MS(e.UpdatedAt)); err != nil {
 		_ = s.rdb.Del(ctx, s.keys.InboundToken(newHash)).Err()
 		return err
 	}

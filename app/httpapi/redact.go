@@ -1,0 +1,52 @@
+package httpapi
+
+import (
+	"net/http"
+	"strings"
+)
+
+// Redacted is shown in logs in place of a secret header value.
+const Redacted = "[redacted]"
+
+// SensitiveHeader reports whether a header's value must not be shown in a
+// log or API response: credentials, cookies, signatures, and anything named
+// like a token, secret, key, password or session. Idempotency-Key is an id,
+// not a secret, and stays readable so replays can be followed.
+func SensitiveHeader(name string) bool {
+	n := strings.ToLower(name)
+	switch n {
+	case "idempotency-key":
+		return false
+	case "authorization", "proxy-authorization", "cookie", "set-cookie", "webhook-signature", "signature":
+		return true
+	}
+	for _, part := range []string{"key", "token", "secret", "signature", "password", "auth", "session"} {
+		if strings.Contains(n, part) {
+			return true
+		}
+	}
+	return false
+}
+
+// RedactHeaders flattens headers for a log, replacing sensitive values
+// (SensitiveHeader, plus the extra names given) with Redacted.
+func RedactHeaders(h http.Header, extra ...string) map[string]string {
+	out := make(map[string]string, len(h))
+	for k, v := range h {
+		val := strings.Join(v, ", ")
+		if SensitiveHeader(k) || containsFold(extra, k) {
+			val = Redacted
+		}
+		out[k] = val
+	}
+	return out
+}
+
+func containsFold(names []string, name string) bool {
+	for _, n := range names {
+		if n != "" && strings.EqualFold(n, name) {
+			return true
+		}
+	}
+	return false
+}
