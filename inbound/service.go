@@ -111,7 +111,7 @@ var idField = Field{Name: "id", Type: "string", Help: "The customer's id (cus_â€
 var Actions = []Action{
 	{Name: "create_customer", Description: "Create a customer. An echo of a customer Hookline just sent answers 200 with echo: true and changes nothing.", Permission: perm.CreateCustomer, Fields: withRequired(customerFields, "name", "email")},
 	{Name: "update_customer", Description: "Change a customer found by id or email; fields left out stay as they are.", Permission: perm.UpdateCustomer, Fields: append([]Field{idField}, customerFields...)},
-	{Name: "upsert_customer", Description: "Update the customer with this email, or create one (201).", Permission: perm.UpdateCustomer, Fields: withRequired(customerFields, "email")},
+	{Name: "upsert_customer", Description: "Update the customer with this email, or create one (201; creating also needs create:customer).", Permission: perm.UpdateCustomer, Fields: withRequired(customerFields, "email")},
 	{Name: "find_customer", Description: "Find customers by email: {\"data\": [...]}, empty when none.", Permission: perm.ReadCustomer, Fields: []Field{{Name: "email", Type: "string", Required: true, Help: "Email address, any case."}}},
 	{Name: "delete_customer", Description: "Delete a customer found by id or email.", Permission: perm.DeleteCustomer, Fields: []Field{idField, {Name: "email", Type: "string", Help: "Email address."}}},
 	{Name: "publish_event", Description: "Publish an event of one of the account's own types.", Permission: perm.PublishEvent, Fields: []Field{{Name: "type", Type: "string", Required: true, Help: "An event type from the catalog (noun.verb)."}, {Name: "data", Type: "object", Required: true, Help: "The event's data, a JSON object."}}},
