@@ -7,12 +7,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/hookline/hookline/app/apperr"
 	"github.com/hookline/hookline/app/catalog"
 	"github.com/hookline/hookline/app/customers"
-	"github.com/hookline/hookline/app/ids"
 )
 
 // sentState is a state of a resource that an event carried out to
@@ -107,12 +104,9 @@ func (s *Service) checkPaused(ctx context.Context, acct string, o Origin) error 
 	if sub == "" {
 		return nil
 	}
-	inc, err := s.rdb.Get(ctx, s.keys.Paused(acct, sub)).Result()
-	if err == redis.Nil {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("inbound: breaker: %w", err)
+	inc, err := s.st.paused(ctx, acct, sub)
+	if err != nil || inc == "" {
+		return err
 	}
 	what := "this API key"
 	if o.EndpointID != "" {
@@ -132,7 +126,7 @@ func (s *Service) suppress(ctx context.Context, acct, resource string, st sentSt
 		return nil
 	}
 	now := s.opts.Now()
-	inc, err := s.openIncident(ctx, acct, resource, o, now)
+	inc, err := s.st.openIncident(ctx, acct, resource, o, now)
 	if err != nil {
 		return err
 	}
@@ -141,58 +135,17 @@ func (s *Service) suppress(ctx context.Context, acct, resource string, st sentSt
 	for _, r := range ties {
 		refs = append(refs, "dlv:"+s.deliveryID(st, r.webhookID))
 	}
-	supKey := s.keys.Suppressions(acct, resource)
-	pipe := s.rdb.TxPipeline()
-	pipe.ZAdd(ctx, supKey, redis.Z{Score: float64(now.UnixMilli()), Member: ids.New("sup", now)})
-	pipe.ZRemRangeByScore(ctx, supKey, "-inf", fmt.Sprint(now.Add(-s.opts.Window).UnixMilli()))
-	pipe.PExpire(ctx, supKey, s.opts.Window)
-	count := pipe.ZCard(ctx, supKey)
-	pipe.HIncrBy(ctx, s.keys.Incident(acct, inc), "suppressed", 1)
-	pipe.HSet(ctx, s.keys.Incident(acct, inc), "updated_at", now.UnixMilli())
-	for _, ref := range refs {
-		pipe.LRem(ctx, s.keys.IncidentEvents(acct, inc), 0, ref)
-		pipe.RPush(ctx, s.keys.IncidentEvents(acct, inc), ref)
+	count, err := s.st.recordSuppression(ctx, acct, resource, inc, refs, now, s.opts.Window)
+	if err != nil {
+		return err
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("inbound: record suppression: %w", err)
-	}
-	if count.Val() >= int64(s.opts.Threshold) {
+	if count >= int64(s.opts.Threshold) {
 		if sub := o.subject(); sub != "" {
-			pipe := s.rdb.TxPipeline()
-			pipe.Set(ctx, s.keys.Paused(acct, sub), inc, 0)
-			pipe.HSet(ctx, s.keys.Incident(acct, inc), "paused", sub)
-			if _, err := pipe.Exec(ctx); err != nil {
-				return fmt.Errorf("inbound: pause %s: %w", sub, err)
+			if err := s.st.pause(ctx, acct, sub, inc); err != nil {
+				return err
 			}
 			s.opts.Log.Warn("inbound: loop breaker paused a writer", "account_id", acct, "subject", sub, "incident_id", inc, "resource", resource)
 		}
 	}
 	return nil
-}
-
-// openIncidentScript returns the resource's open incident, creating it.
-// KEYS[1] open pointer STRING, KEYS[2] incident HASH (of the new id),
-// KEYS[3] incidents ZSET. ARGV[1] new id, ARGV[2…] the new incident's
-// field/value pairs. Returns the open incident's id.
-var openIncidentScript = redis.NewScript(`
-local cur = redis.call('GET', KEYS[1])
-if cur then return cur end
-redis.call('SET', KEYS[1], ARGV[1])
-redis.call('HSET', KEYS[2], unpack(ARGV, 2))
-redis.call('ZADD', KEYS[3], 0, ARGV[1])
-return ARGV[1]
-`)
-
-func (s *Service) openIncident(ctx context.Context, acct, resource string, o Origin, now time.Time) (string, error) {
-	id := ids.New(ids.Incident, now)
-	cred := o.KeyID
-	res, err := openIncidentScript.Run(ctx, s.rdb,
-		[]string{s.keys.OpenIncident(acct, resource), s.keys.Incident(acct, id), s.keys.Incidents(acct)},
-		id, "id", id, "kind", "loop", "status", "open", "resource", resource, "chain", o.Chain,
-		"credential", cred, "endpoint", o.EndpointID, "suppressed", 0, "paused", "",
-		"created_at", now.UnixMilli(), "updated_at", now.UnixMilli(), "resolved_at", 0).Text()
-	if err != nil {
-		return "", fmt.Errorf("inbound: open incident: %w", err)
-	}
-	return res, nil
 }

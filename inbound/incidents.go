@@ -2,12 +2,9 @@ package inbound
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/hookline/hookline/app/apperr"
 	"github.com/hookline/hookline/app/auth"
@@ -62,32 +59,19 @@ func (s *Service) Incidents(ctx context.Context, p auth.Principal, after string,
 	if err := requireIncidentPerm(p); err != nil {
 		return nil, "", err
 	}
-	page, next, err := store.PageDesc(ctx, s.rdb, s.keys.Incidents(p.AccountID), after, limit)
+	page, next, err := s.st.incidentPage(ctx, p.AccountID, after, limit)
 	if err != nil {
 		return nil, "", err
 	}
 	out := make([]Incident, 0, len(page))
 	for _, id := range page {
-		inc, err := s.incident(ctx, p.AccountID, id)
+		inc, err := s.st.incident(ctx, p.AccountID, id)
 		if err != nil {
 			return nil, "", err
 		}
 		out = append(out, inc)
 	}
 	return out, next, nil
-}
-
-func (s *Service) incident(ctx context.Context, acct, id string) (Incident, error) {
-	pipe := s.rdb.Pipeline()
-	hc := pipe.HGetAll(ctx, s.keys.Incident(acct, id))
-	lc := pipe.LRange(ctx, s.keys.IncidentEvents(acct, id), 0, -1)
-	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
-		return Incident{}, fmt.Errorf("inbound: load incident %s: %w", id, err)
-	}
-	if len(hc.Val()) == 0 {
-		return Incident{}, apperr.NotFound("incident")
-	}
-	return incidentFrom(hc.Val(), lc.Val()), nil
 }
 
 // Resolve closes an incident and resumes what it paused. Resolving a
@@ -99,19 +83,12 @@ func (s *Service) Resolve(ctx context.Context, p auth.Principal, id string) (Inc
 	if !ids.HasPrefix(id, ids.Incident) {
 		return Incident{}, apperr.NotFound("incident")
 	}
-	inc, err := s.incident(ctx, p.AccountID, id)
+	inc, err := s.st.incident(ctx, p.AccountID, id)
 	if err != nil || inc.Status == "resolved" {
 		return inc, err
 	}
-	now := s.opts.Now()
-	pipe := s.rdb.TxPipeline()
-	pipe.HSet(ctx, s.keys.Incident(p.AccountID, id), "status", "resolved", "resolved_at", now.UnixMilli(), "updated_at", now.UnixMilli())
-	if inc.Paused != "" {
-		pipe.Del(ctx, s.keys.Paused(p.AccountID, inc.Paused))
+	if err := s.st.resolve(ctx, p.AccountID, inc, s.opts.Now()); err != nil {
+		return Incident{}, err
 	}
-	pipe.Del(ctx, s.keys.OpenIncident(p.AccountID, inc.Resource), s.keys.Suppressions(p.AccountID, inc.Resource))
-	if _, err := pipe.Exec(ctx); err != nil {
-		return Incident{}, fmt.Errorf("inbound: resolve %s: %w", id, err)
-	}
-	return s.incident(ctx, p.AccountID, id)
+	return s.st.incident(ctx, p.AccountID, id)
 }

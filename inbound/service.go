@@ -36,8 +36,7 @@ type Options struct {
 
 // Service runs actions under permission checks and the loop guard.
 type Service struct {
-	rdb       redis.UniversalClient
-	keys      store.Keys
+	st        *loopStore
 	customers *customers.Service
 	log       *events.Log
 	out       *outbound.Service
@@ -61,7 +60,7 @@ func New(rdb redis.UniversalClient, keys store.Keys, cs *customers.Service, log 
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
-	return &Service{rdb: rdb, keys: keys, customers: cs, log: log, out: out, opts: opts}
+	return &Service{st: &loopStore{rdb: rdb, keys: keys}, customers: cs, log: log, out: out, opts: opts}
 }
 
 func (s *Service) deliveryID(st sentState, webhookID string) string {

@@ -318,6 +318,21 @@ func (s *webhookStore) deliveries(ctx context.Context, acct, whk, after string, 
 	return out, cursor, nil
 }
 
+// loadAttempt reads what an attempt needs in one round trip: the delivery
+// and webhook records, plus whatever extra queues on the same pipeline (the
+// event, read by the event log). Empty maps mean absent records.
+func (s *webhookStore) loadAttempt(ctx context.Context, acct, dlv, whk string, extra func(redis.Pipeliner) *redis.SliceCmd) (map[string]string, map[string]string, *redis.SliceCmd, error) {
+	pipe := s.rdb.Pipeline()
+	dc := pipe.HGetAll(ctx, s.keys.Delivery(acct, dlv))
+	wc := pipe.HGetAll(ctx, s.keys.Webhook(acct, whk))
+	ec := extra(pipe)
+	_, _ = pipe.Exec(ctx) // per-command errors are read below
+	if dc.Err() != nil || wc.Err() != nil {
+		return nil, nil, nil, fmt.Errorf("outbound: load delivery %s: %w", dlv, errors.Join(dc.Err(), wc.Err()))
+	}
+	return dc.Val(), wc.Val(), ec, nil
+}
+
 // recordScript stores an attempt's outcome if the delivery is still on the
 // generation that ran it.
 // KEYS[1] delivery HASH, KEYS[2] attempts LIST, KEYS[3] due ZSET.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/hookline/hookline/app/apperr"
 	"github.com/hookline/hookline/app/httpapi"
@@ -86,18 +87,16 @@ func (s *Service) handleDeliver(ctx context.Context, t *asynq.Task) error {
 		return fmt.Errorf("outbound: bad task payload: %v: %w", err, asynq.SkipRetry)
 	}
 	// One round trip for the delivery, the webhook and the event.
-	pipe := s.st.rdb.Pipeline()
-	dc := pipe.HGetAll(ctx, s.st.keys.Delivery(p.AccountID, p.DeliveryID))
-	wc := pipe.HGetAll(ctx, s.st.keys.Webhook(p.AccountID, p.WebhookID))
-	ec := s.deps.Events.QueueEnvelope(ctx, pipe, p.AccountID, p.EventID)
-	_, _ = pipe.Exec(ctx)
-	if dc.Err() != nil || wc.Err() != nil {
-		return fmt.Errorf("outbound: load delivery %s: %w", p.DeliveryID, errors.Join(dc.Err(), wc.Err()))
+	dm, wm, ec, err := s.st.loadAttempt(ctx, p.AccountID, p.DeliveryID, p.WebhookID, func(pipe redis.Pipeliner) *redis.SliceCmd {
+		return s.deps.Events.QueueEnvelope(ctx, pipe, p.AccountID, p.EventID)
+	})
+	if err != nil {
+		return err
 	}
-	if len(dc.Val()) == 0 {
+	if len(dm) == 0 {
 		return nil // expired or never written: nothing to do
 	}
-	d := deliveryFrom(p.AccountID, dc.Val())
+	d := deliveryFrom(p.AccountID, dm)
 	if d.Status != StatusPending || d.Gen != p.Gen {
 		return nil // a stale or duplicate task
 	}
@@ -114,10 +113,10 @@ func (s *Service) handleDeliver(ctx context.Context, t *asynq.Task) error {
 	unsent := func(class, msg string) Attempt {
 		return Attempt{Number: d.Attempts + 1, StartedAt: now, ErrorClass: class, Error: msg, Trigger: trigger}
 	}
-	if len(wc.Val()) == 0 {
+	if len(wm) == 0 {
 		return s.finish(ctx, d, unsent("webhook_deleted", "the webhook was deleted before this attempt"), nil, false)
 	}
-	w := webhookFrom(p.AccountID, wc.Val())
+	w := webhookFrom(p.AccountID, wm)
 	if !w.Active && !d.Test {
 		reason := "the webhook is inactive"
 		if w.DisabledReason != "" {

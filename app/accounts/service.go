@@ -111,24 +111,19 @@ func (s *Service) CreateAccount(ctx context.Context, in NewAccount) (Created, er
 // unauthorized error that does not say which part was wrong.
 func (s *Service) CheckPassword(ctx context.Context, email, password string) (User, error) {
 	bad := apperr.Unauthorized("wrong email or password")
-	ref, err := s.st.rdb.Get(ctx, s.st.keys.UserEmail(strings.ToLower(strings.TrimSpace(email)))).Result()
-	if errors.Is(err, redis.Nil) {
+	u, hash, err := s.st.userByEmail(ctx, strings.ToLower(strings.TrimSpace(email)))
+	if errors.Is(err, errNoUser) {
 		// Spend the same time as a real check, so emails cannot be probed by timing.
 		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
 		return User{}, bad
 	}
 	if err != nil {
-		return User{}, fmt.Errorf("accounts: login lookup: %w", err)
+		return User{}, err
 	}
-	acct, uid, _ := strings.Cut(ref, " ")
-	m, err := s.st.rdb.HGetAll(ctx, s.st.keys.User(acct, uid)).Result()
-	if err != nil {
-		return User{}, fmt.Errorf("accounts: load user: %w", err)
-	}
-	if bcrypt.CompareHashAndPassword([]byte(m["password_hash"]), []byte(password)) != nil {
+	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil {
 		return User{}, bad
 	}
-	return userFrom(acct, m), nil
+	return u, nil
 }
 
 var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a real password"), bcrypt.MinCost)
@@ -180,11 +175,10 @@ func (s *Service) AdminCreateKey(ctx context.Context, accountID string, in NewKe
 	if _, err := s.st.account(ctx, accountID); err != nil {
 		return APIKey{}, "", err
 	}
-	users, _, err := store.PageDesc(ctx, s.st.rdb, s.st.keys.Users(accountID), "", 1_000_000)
-	if err != nil || len(users) == 0 {
-		return APIKey{}, "", fmt.Errorf("accounts: find owner of %s: %w", accountID, err)
+	owner, err := s.st.owner(ctx, accountID)
+	if err != nil {
+		return APIKey{}, "", err
 	}
-	owner := users[len(users)-1] // the oldest user is the owner
 	return s.mint(ctx, accountID, owner, in)
 }
 

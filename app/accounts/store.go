@@ -216,3 +216,37 @@ func (s *accountStore) user(ctx context.Context, acct, id string) (User, error) 
 	}
 	return userFrom(acct, m), nil
 }
+
+var errNoUser = errors.New("no such user")
+
+// userByEmail finds a user by lower-cased login email, with the password hash.
+func (s *accountStore) userByEmail(ctx context.Context, email string) (User, string, error) {
+	ref, err := s.rdb.Get(ctx, s.keys.UserEmail(email)).Result()
+	if errors.Is(err, redis.Nil) {
+		return User{}, "", errNoUser
+	}
+	if err != nil {
+		return User{}, "", fmt.Errorf("accounts: login lookup: %w", err)
+	}
+	acct, uid, _ := strings.Cut(ref, " ")
+	m, err := s.rdb.HGetAll(ctx, s.keys.User(acct, uid)).Result()
+	if err != nil {
+		return User{}, "", fmt.Errorf("accounts: load user: %w", err)
+	}
+	if len(m) == 0 {
+		return User{}, "", errNoUser
+	}
+	return userFrom(acct, m), m["password_hash"], nil
+}
+
+// owner returns the id of the account's first user, its owner.
+func (s *accountStore) owner(ctx context.Context, acct string) (string, error) {
+	first, err := s.rdb.ZRangeByLex(ctx, s.keys.Users(acct), &redis.ZRangeBy{Min: "-", Max: "+", Count: 1}).Result()
+	if err != nil {
+		return "", fmt.Errorf("accounts: find owner of %s: %w", acct, err)
+	}
+	if len(first) == 0 {
+		return "", apperr.NotFound("account owner")
+	}
+	return first[0], nil
+}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hookline/hookline/app/accounts"
+	"github.com/hookline/hookline/app/apperr"
 	"github.com/hookline/hookline/app/perm"
 	"github.com/hookline/hookline/internal/apitest"
 )
@@ -209,4 +211,22 @@ func assertField(t *testing.T, r *apitest.Resp, field string) {
 		}
 	}
 	t.Fatalf("no message for field %q in %s", field, r.Body)
+}
+
+func TestCheckPassword(t *testing.T) {
+	t.Parallel()
+	api := apitest.New(t)
+	c, err := api.Server.Accounts.CreateAccount(t.Context(), accounts.NewAccount{Name: "S", Email: "Owner@Example.com", Password: "correct horse"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := api.Server.Accounts.CheckPassword(t.Context(), "owner@example.COM", "correct horse")
+	if err != nil || u.ID != c.Owner.ID {
+		t.Fatalf("good login: %+v %v", u, err)
+	}
+	for _, tc := range [][2]string{{"owner@example.com", "wrong"}, {"nobody@example.com", "correct horse"}} {
+		if _, err := api.Server.Accounts.CheckPassword(t.Context(), tc[0], tc[1]); apperr.As(err) == nil || apperr.As(err).Code != "unauthorized" {
+			t.Fatalf("%v: %v, want unauthorized", tc, err)
+		}
+	}
 }
