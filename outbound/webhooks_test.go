@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
+	"github.com/hookline/hookline/app/events"
 	"github.com/hookline/hookline/app/perm"
 	"github.com/hookline/hookline/internal/apitest"
 	"github.com/hookline/hookline/internal/receiver"
@@ -204,4 +206,47 @@ func TestDeliveryLog_BoundedPerWebhookAndFiltered(t *testing.T) {
 	if len(page.Data) != 0 {
 		t.Fatalf("%d failed deliveries, want 0", len(page.Data))
 	}
+}
+
+// An event recorded whose fan-out never happened (a crash or a Redis error
+// between the two) stays in the event log's outbox; the reconciler fans it
+// out, and a normal emit leaves the outbox empty.
+func TestReconciler_FansOutEventsLeftInTheOutbox(t *testing.T) {
+	t.Parallel()
+	api := apitest.New(t, apitest.WithOutbound(func(o *outbound.Options) {
+		o.ReconcileEvery, o.ReconcileGrace = 100*time.Millisecond, 200*time.Millisecond
+	}))
+	f := &fixture{API: api, acct: api.NewAccount("A")}
+	recv := receiver.New(t)
+	w := f.webhook(t, recv, map[string]any{"events": []string{"customer.created"}})
+	f.Do("PATCH", "/v1/webhooks/"+w.ID, f.acct.Key, map[string]any{"active": true}).Want(200)
+	rdb, keys := api.Server.Redis, api.Server.Keys
+	ctx := context.Background()
+
+	f.createCustomer(t, "normal@example.com")
+	if n, _ := rdb.ZCard(ctx, keys.Outbox(f.acct.ID)).Result(); n != 0 {
+		t.Fatalf("outbox holds %d events after a normal emit", n)
+	}
+
+	// Record an event as if the process died before fan-out.
+	ev := api.Server.Events.New(f.acct.ID, "customer.created", []byte(`{"id":"cus_lost","name":"Lost","email":"lost@example.com"}`), events.Cause{})
+	if err := api.Server.Events.Record(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.ZAdd(ctx, keys.Outbox(f.acct.ID), redis.Z{Score: float64(ev.CreatedAt.UnixMilli()), Member: ev.ID}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	api.StartWorker()
+	apitest.WaitFor(t, 15*time.Second, "the lost event to be delivered", func() bool {
+		for _, r := range recv.Requests() {
+			if r.Header.Get("webhook-id") == ev.ID {
+				return true
+			}
+		}
+		return false
+	})
+	apitest.WaitFor(t, 5*time.Second, "the outbox to empty", func() bool {
+		n, _ := rdb.ZCard(ctx, keys.Outbox(f.acct.ID)).Result()
+		return n == 0
+	})
 }

@@ -89,19 +89,71 @@ func (l *Log) New(acct, typ string, data json.RawMessage, cause Cause) Event {
 // Emit records ev in the log, trims the log to its bounds, then forwards ev.
 // Trimming works on the sorted indexes (no scans): by rank for the count
 // bound and by id range for the age bound, since ids sort by time.
+//
+// The event enters the account's outbox in the same transaction that
+// records it and leaves once the next Emitter accepted it, so a crash or a
+// Redis error between the two loses nothing: ReconcileOutbox hands it on
+// later (fan-out is idempotent).
 func (l *Log) Emit(ctx context.Context, ev Event) error {
-	if err := l.Record(ctx, ev); err != nil {
+	n := l.next.Load()
+	if err := l.record(ctx, ev, n != nil); err != nil {
 		return err
 	}
-	if n := l.next.Load(); n != nil {
-		return (*n).Emit(ctx, ev)
+	if n == nil {
+		return nil
+	}
+	return l.forward(ctx, *n, ev)
+}
+
+func (l *Log) forward(ctx context.Context, next Emitter, ev Event) error {
+	if err := next.Emit(ctx, ev); err != nil {
+		return err
+	}
+	if err := l.rdb.ZRem(ctx, l.keys.Outbox(ev.AccountID), ev.ID).Err(); err != nil {
+		return fmt.Errorf("events: clear outbox %s: %w", ev.ID, err)
 	}
 	return nil
 }
 
+// ReconcileOutbox hands on the events that stayed in their account's
+// outbox for longer than grace, and returns how many it handed on.
+func (l *Log) ReconcileOutbox(ctx context.Context, accounts []string, grace time.Duration) (int, error) {
+	n := l.next.Load()
+	if n == nil {
+		return 0, nil
+	}
+	cutoff := l.opts.Now().Add(-grace).UnixMilli()
+	done := 0
+	for _, acct := range accounts {
+		stuck, err := l.rdb.ZRangeByScore(ctx, l.keys.Outbox(acct), &redis.ZRangeBy{
+			Min: "-inf", Max: strconv.FormatInt(cutoff, 10), Count: 500,
+		}).Result()
+		if err != nil {
+			return done, fmt.Errorf("events: read outbox: %w", err)
+		}
+		for _, id := range stuck {
+			ev, err := l.Get(ctx, acct, id)
+			if apperr.IsCode(err, apperr.CodeNotFound) {
+				_ = l.rdb.ZRem(ctx, l.keys.Outbox(acct), id).Err() // past retention
+				continue
+			}
+			if err != nil {
+				return done, err
+			}
+			if err := l.forward(ctx, *n, ev); err != nil {
+				return done, err
+			}
+			done++
+		}
+	}
+	return done, nil
+}
+
 // Record stores ev in the log without forwarding it, for events that go to
 // one subscription only (webhook tests).
-func (l *Log) Record(ctx context.Context, ev Event) error {
+func (l *Log) Record(ctx context.Context, ev Event) error { return l.record(ctx, ev, false) }
+
+func (l *Log) record(ctx context.Context, ev Event, outbox bool) error {
 	c := ev.Cause
 	raw, err := json.Marshal(ev)
 	if err != nil {
@@ -125,6 +177,9 @@ func (l *Log) Record(ctx context.Context, ev Event) error {
 		}
 		if c.Resource != "" {
 			p.Expire(ctx, indexes[2], l.opts.Retention)
+		}
+		if outbox {
+			p.ZAdd(ctx, l.keys.Outbox(ev.AccountID), redis.Z{Score: float64(ev.CreatedAt.UnixMilli()), Member: ev.ID})
 		}
 		return nil
 	})

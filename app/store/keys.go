@@ -182,3 +182,9 @@ func (k Keys) InboundRequests(acct, endpoint string) string {
 func (k Keys) InboundIdempotency(acct, endpoint, keyHash string) string {
 	return k.account(acct) + "inb:" + endpoint + ":idem:" + keyHash
 }
+
+// Outbox holds the account's events recorded but not yet handed to
+// delivery. ZSET, score the time recorded in Unix ms, member the event id.
+// An event leaves it once fan-out made its deliveries; the reconciler
+// hands on what stays.
+func (k Keys) Outbox(acct string) string { return k.account(acct) + "outbox" }
