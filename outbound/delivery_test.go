@@ -341,8 +341,18 @@ func TestRateLimitSpreadsDeliveries(t *testing.T) {
 	if gap := reqs[2].At.Sub(reqs[0].At); gap < 1900*time.Millisecond {
 		t.Fatalf("3 deliveries within %s at rate_limit 1/s", gap)
 	}
-	for _, d := range f.deliveries(t, w.ID, "webhook.test") {
-		if d.Attempts != 1 || d.Status != "delivered" {
+	var ds []deliveryJSON
+	apitest.WaitFor(t, 10*time.Second, "the three deliveries to be recorded", func() bool {
+		ds = f.deliveries(t, w.ID, "webhook.test")
+		for _, d := range ds {
+			if d.Status != "delivered" {
+				return false
+			}
+		}
+		return len(ds) == 3
+	})
+	for _, d := range ds {
+		if d.Attempts != 1 {
 			t.Fatalf("delivery %+v: a rate-limited wait must not use an attempt", d)
 		}
 	}
