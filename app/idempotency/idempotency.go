@@ -55,20 +55,69 @@ func New(rdb redis.UniversalClient, keys store.Keys, opts Options) *Store {
 
 // claim atomically creates an in-flight record or returns the existing one.
 // KEYS[1] record key; ARGV[1] fingerprint, ARGV[2] lease in ms.
-// Returns {} when claimed, else {state, fingerprint, status, content_type, body}.
+// Returns {} when claimed, else {state, fingerprint, status, ctype, body, location}.
 var claim = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('HSET', KEYS[1], 'state', 'inflight', 'fp', ARGV[1])
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return {}
 end
-return redis.call('HMGET', KEYS[1], 'state', 'fp', 'status', 'ctype', 'body')
+return redis.call('HMGET', KEYS[1], 'state', 'fp', 'status', 'ctype', 'body', 'location')
 `)
 
-// Record is the stored state the middleware acts on; tests read it too.
-type record struct {
-	state, fp, ctype, body string
-	status                 int
+// Record is one idempotent request: the fingerprint it was claimed with
+// and, once Done, the response to replay.
+type Record struct {
+	Fingerprint string
+	Done        bool
+	Status      int
+	ContentType string
+	Body        []byte
+	Location    string
+}
+
+// Claim takes the record key for a request with fingerprint fp for the
+// lease (claimed true), or returns the record already there. Callers
+// other than the middleware (inbound endpoints' sender ids) build key with
+// their own store.Keys function.
+func (s *Store) Claim(ctx context.Context, key, fp string) (r Record, claimed bool, err error) {
+	res, err := claim.Run(ctx, s.rdb, []string{key}, fp, s.opts.Lease.Milliseconds()).Slice()
+	if err != nil {
+		return Record{}, false, fmt.Errorf("idempotency: claim: %w", err)
+	}
+	if len(res) == 0 {
+		return Record{}, true, nil
+	}
+	str := func(i int) string {
+		if i < len(res) {
+			if v, ok := res[i].(string); ok {
+				return v
+			}
+		}
+		return ""
+	}
+	status, _ := strconv.Atoi(str(2))
+	return Record{Fingerprint: str(1), Done: str(0) == "done", Status: status, ContentType: str(3),
+		Body: []byte(str(4)), Location: str(5)}, false, nil
+}
+
+// Finish stores the response of a claimed key for the TTL.
+func (s *Store) Finish(ctx context.Context, key string, r Record) error {
+	pipe := s.rdb.TxPipeline()
+	pipe.HSet(ctx, key, "state", "done", "status", r.Status, "ctype", r.ContentType, "body", r.Body, "location", r.Location)
+	pipe.PExpire(ctx, key, s.opts.TTL)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("idempotency: store response: %w", err)
+	}
+	return nil
+}
+
+// Release frees a claimed key, so a retry runs afresh.
+func (s *Store) Release(ctx context.Context, key string) error {
+	if err := s.rdb.Del(ctx, key).Err(); err != nil {
+		return fmt.Errorf("idempotency: release: %w", err)
+	}
+	return nil
 }
 
 // Middleware returns the Fiber handler. account returns the caller's account
@@ -88,31 +137,30 @@ func (s *Store) Middleware(account func(*fiber.Ctx) string) fiber.Handler {
 		fp := fingerprint(c)
 
 		ctx := c.UserContext()
-		res, err := claim.Run(ctx, s.rdb, []string{rk}, fp, s.opts.Lease.Milliseconds()).Slice()
+		r, claimed, err := s.Claim(ctx, rk, fp)
 		if err != nil {
-			return fmt.Errorf("idempotency: claim: %w", err)
+			return err
 		}
-		if len(res) > 0 {
-			r := toRecord(res)
-			if r.fp != fp {
+		if !claimed {
+			if r.Fingerprint != fp {
 				return apperr.New(apperr.CodeIdempotencyReuse,
 					"this Idempotency-Key was used with a different request; use a new key")
 			}
-			if r.state != "done" {
+			if !r.Done {
 				return apperr.New(apperr.CodeIdempotencyBusy,
 					"a request with this Idempotency-Key is still in progress; retry later")
 			}
 			c.Set(HeaderReplayed, "true")
-			if r.ctype != "" {
-				c.Set(fiber.HeaderContentType, r.ctype)
+			if r.ContentType != "" {
+				c.Set(fiber.HeaderContentType, r.ContentType)
 			}
-			return c.Status(r.status).Send([]byte(r.body))
+			return c.Status(r.Status).Send(r.Body)
 		}
 
 		// A panic below must not hold the key until the lease runs out.
 		defer func() {
 			if r := recover(); r != nil {
-				_ = s.rdb.Del(context.WithoutCancel(ctx), rk).Err()
+				_ = s.Release(context.WithoutCancel(ctx), rk)
 				panic(r)
 			}
 		}()
@@ -124,33 +172,11 @@ func (s *Store) Middleware(account func(*fiber.Ctx) string) fiber.Handler {
 		}
 		status := c.Response().StatusCode()
 		if status >= 500 {
-			if err := s.rdb.Del(ctx, rk).Err(); err != nil {
-				return fmt.Errorf("idempotency: release: %w", err)
-			}
-			return nil
+			return s.Release(ctx, rk)
 		}
-		pipe := s.rdb.TxPipeline()
-		pipe.HSet(ctx, rk, "state", "done", "status", status,
-			"ctype", string(c.Response().Header.ContentType()), "body", c.Response().Body())
-		pipe.PExpire(ctx, rk, s.opts.TTL)
-		if _, err := pipe.Exec(ctx); err != nil {
-			return fmt.Errorf("idempotency: store response: %w", err)
-		}
-		return nil
+		return s.Finish(ctx, rk, Record{Status: status,
+			ContentType: string(c.Response().Header.ContentType()), Body: c.Response().Body()})
 	}
-}
-
-func toRecord(res []any) record {
-	str := func(i int) string {
-		if i < len(res) {
-			if s, ok := res[i].(string); ok {
-				return s
-			}
-		}
-		return ""
-	}
-	st, _ := strconv.Atoi(str(2))
-	return record{state: str(0), fp: str(1), status: st, ctype: str(3), body: str(4)}
 }
 
 // fingerprint identifies the request: method, path, query and body.

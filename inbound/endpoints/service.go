@@ -21,6 +21,7 @@ import (
 	"github.com/hookline/hookline/app/apperr"
 	"github.com/hookline/hookline/app/auth"
 	"github.com/hookline/hookline/app/httpapi"
+	"github.com/hookline/hookline/app/idempotency"
 	"github.com/hookline/hookline/app/ids"
 	"github.com/hookline/hookline/app/perm"
 	"github.com/hookline/hookline/app/store"
@@ -61,6 +62,7 @@ type Service struct {
 	accounts *accounts.Service
 	actions  *inbound.Service
 	limiter  *redis_rate.Limiter
+	idem     *idempotency.Store // sender ids: Idempotency-Key or webhook-id
 	opts     Options
 }
 
@@ -104,6 +106,7 @@ func New(rdb redis.UniversalClient, keys store.Keys, accts *accounts.Service, ac
 	return &Service{
 		st: &endpointStore{rdb: rdb, keys: keys}, accounts: accts, actions: actions,
 		limiter: redis_rate.NewLimiter(rdb), opts: opts,
+		idem: idempotency.New(rdb, keys, idempotency.Options{TTL: opts.IdempotencyTTL, Lease: opts.IdempotencyLease}),
 	}
 }
 
@@ -439,22 +442,22 @@ func (s *Service) receive(ctx context.Context, e Endpoint, sub Submission, rec *
 	// The key is claimed only after verification, so nobody without the
 	// sender's credentials can occupy a key a genuine post will use.
 	fp := fingerprint(sub)
-	old, claimed, err := s.st.claim(ctx, e.AccountID, e.ID, keyHash, fp, s.opts.IdempotencyLease)
+	idemKey := s.st.keys.InboundIdempotency(e.AccountID, e.ID, keyHash)
+	old, claimed, err := s.idem.Claim(ctx, idemKey, fp)
 	if err != nil {
 		return Reply{}, err
 	}
 	if !claimed {
 		switch {
-		case old.fp != fp:
+		case old.Fingerprint != fp:
 			return Reply{}, apperr.New(apperr.CodeIdempotencyReuse,
 				"this Idempotency-Key or webhook-id was used with a different body; use a new one")
-		case old.state != "done":
+		case !old.Done:
 			return Reply{}, apperr.New(apperr.CodeIdempotencyBusy,
 				"a post with this Idempotency-Key or webhook-id is still in progress; retry later")
 		}
 		rec.Replayed = true
-		old.reply.Replayed = true
-		return old.reply, nil
+		return Reply{Status: old.Status, ContentType: old.ContentType, Body: old.Body, Location: old.Location, Replayed: true}, nil
 	}
 	// Only successes are kept: a refused post is not an answer worth
 	// replaying, and its retry should be looked at afresh. A panic below
@@ -462,7 +465,7 @@ func (s *Service) receive(ctx context.Context, e Endpoint, sub Submission, rec *
 	done := false
 	defer func() {
 		if !done {
-			if err := s.st.release(context.WithoutCancel(ctx), e.AccountID, e.ID, keyHash); err != nil {
+			if err := s.idem.Release(context.WithoutCancel(ctx), idemKey); err != nil {
 				s.opts.Log.Warn("endpoints: release sender key", "endpoint_id", e.ID, "err", err)
 			}
 		}
@@ -471,7 +474,7 @@ func (s *Service) receive(ctx context.Context, e Endpoint, sub Submission, rec *
 	if err != nil {
 		return Reply{}, err
 	}
-	if err := s.st.finish(ctx, e.AccountID, e.ID, keyHash, rep, s.opts.IdempotencyTTL); err != nil {
+	if err := s.idem.Finish(ctx, idemKey, idempotency.Record{Status: rep.Status, ContentType: rep.ContentType, Body: rep.Body, Location: rep.Location}); err != nil {
 		return Reply{}, err
 	}
 	done = true
