@@ -70,7 +70,7 @@ test-zapier: need-redis need-node build
 # baseline (5,000 events × 4 receivers; the ratio is printed).
 bench: need-redis
 ifeq ($(BENCH)$(BENCHTIME)$(PKGS),../...)
-	$(GO) test -run '^$$' -bench 'CreateCustomer' $(BENCHFLAGS) -benchtime=3s -count=$(BENCHCOUNT) ./app/server/
+	$(GO) test -run '^$$' -bench 'CreateCustomer' $(BENCHFLAGS) -benchtime=3s -count=$(BENCHCOUNT) ./server/
 	$(GO) test -run '^$$' -bench 'EndToEnd' $(BENCHFLAGS) -benchtime=5000x -count=$(BENCHCOUNT) ./outbound/
 else
 	$(GO) test -run '^$$' -bench '$(BENCH)' $(BENCHFLAGS) -count=$(BENCHCOUNT) $(if $(BENCHTIME),-benchtime=$(BENCHTIME)) $(PKGS)

@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/app/apperr"
+	"github.com/hookline/hookline/app/auth"
 	"github.com/hookline/hookline/app/catalog"
 	"github.com/hookline/hookline/app/customers"
+	"github.com/hookline/hookline/app/events"
 )
 
 // sentState is a state of a resource that an event carried out to
@@ -21,7 +23,7 @@ type sentState struct {
 	receivers []receiverRef
 }
 
-type receiverRef struct{ webhookID, keyID, ownerID string }
+type receiverRef struct{ webhookID, credential, ownerID string }
 
 // fingerprint is a customer's data, ignoring ids, times and email case:
 // two writes with equal fingerprints hold the same state.
@@ -56,7 +58,7 @@ func (s *Service) sentStates(ctx context.Context, acct, resource string) ([]sent
 		}
 		st := sentState{eventID: ev.ID, eventTime: ev.CreatedAt, print: fingerprint(c)}
 		for _, r := range rcv {
-			st.receivers = append(st.receivers, receiverRef{webhookID: r.WebhookID, keyID: r.KeyID, ownerID: r.OwnerID})
+			st.receivers = append(st.receivers, receiverRef{webhookID: r.WebhookID, credential: r.Credential, ownerID: r.OwnerID})
 		}
 		out = append(out, st)
 	}
@@ -75,42 +77,54 @@ func match(states []sentState, c customers.Customer) (sentState, bool) {
 }
 
 // tied reports whether the writer holds a subscription that received st:
-// the same API key (a Zapier connection uses one key for its triggers and
-// actions), or, for an inbound endpoint, a webhook of the endpoint's owner.
-func tied(st sentState, o Origin, userID string) []receiverRef {
+// the same credential (a Zapier connection uses one key for its triggers
+// and actions), or, for an inbound endpoint, a webhook of the endpoint's
+// owner.
+func tied(st sentState, p auth.Principal) []receiverRef {
+	cred := p.Credential.String()
 	var out []receiverRef
 	for _, r := range st.receivers {
-		if (o.KeyID != "" && r.keyID == o.KeyID) || (o.EndpointID != "" && r.ownerID == userID) {
+		if (cred != "" && r.credential == cred) || (p.Credential.Kind == auth.KindEndpoint && r.ownerID == p.UserID) {
 			out = append(out, r)
 		}
 	}
 	return out
 }
 
-// subject names the writer for the breaker.
-func (o Origin) subject() string {
-	if o.EndpointID != "" {
-		return "endpoint:" + o.EndpointID
+// CheckWrite is the loop guard for the core's own write paths (customers,
+// publishing events), which other systems may call too: a writer paused by
+// the breaker cannot write there either, and a causal chain past MaxHops
+// is a 508. Echo suppression stays with actions and inbound endpoints: the
+// core API is the host app's authoritative write path. It satisfies
+// events.WriteGuard.
+func (s *Service) CheckWrite(ctx context.Context, p auth.Principal, cause events.Cause) error {
+	if err := s.checkPaused(ctx, p); err != nil {
+		return err
 	}
-	if o.KeyID != "" {
-		return "key:" + o.KeyID
+	if cause.Chain == "" || cause.Hop <= s.opts.MaxHops {
+		return nil
 	}
-	return ""
+	return s.hopError(cause.Chain, cause.Hop)
 }
 
 // checkPaused refuses a writer the breaker paused.
-func (s *Service) checkPaused(ctx context.Context, acct string, o Origin) error {
-	sub := o.subject()
+func (s *Service) checkPaused(ctx context.Context, p auth.Principal) error {
+	sub := p.Credential.String()
 	if sub == "" {
 		return nil
 	}
-	inc, err := s.st.paused(ctx, acct, sub)
+	inc, err := s.st.paused(ctx, p.AccountID, sub)
 	if err != nil || inc == "" {
 		return err
 	}
 	what := "this API key"
-	if o.EndpointID != "" {
+	switch p.Credential.Kind {
+	case auth.KindEndpoint:
 		what = "this inbound endpoint"
+	case auth.KindOAuth:
+		what = "this connection"
+	case auth.KindSession:
+		what = "this session"
 	}
 	return &apperr.Error{Code: apperr.CodeLoopSuspended, Message: fmt.Sprintf(
 		"%s is paused: its writes kept echoing events Hookline had just sent it (a two-way sync loop, incident %s). "+
@@ -120,13 +134,14 @@ func (s *Service) checkPaused(ctx context.Context, acct string, o Origin) error 
 // suppress records a suppressed write. Tied writers open or extend the
 // resource's incident, and past the threshold in the window are paused.
 // Untied writers are simply deduplicated.
-func (s *Service) suppress(ctx context.Context, acct, resource string, st sentState, o Origin, userID string) error {
-	ties := tied(st, o, userID)
+func (s *Service) suppress(ctx context.Context, p auth.Principal, resource string, st sentState, o Origin) error {
+	acct := p.AccountID
+	ties := tied(st, p)
 	if len(ties) == 0 {
 		return nil
 	}
 	now := s.opts.Now()
-	inc, err := s.st.openIncident(ctx, acct, resource, o, now)
+	inc, err := s.st.openIncident(ctx, acct, resource, o.Chain, p.Credential, now)
 	if err != nil {
 		return err
 	}
@@ -140,7 +155,7 @@ func (s *Service) suppress(ctx context.Context, acct, resource string, st sentSt
 		return err
 	}
 	if count >= int64(s.opts.Threshold) {
-		if sub := o.subject(); sub != "" {
+		if sub := p.Credential.String(); sub != "" {
 			if err := s.st.pause(ctx, acct, sub, inc); err != nil {
 				return err
 			}

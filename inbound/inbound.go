@@ -11,10 +11,9 @@ import (
 	"encoding/json"
 )
 
-// Origin says who is writing and what caused the write.
+// Origin says what caused a write; who writes is the principal's
+// credential (an API key, an inbound endpoint, an OAuth connection).
 type Origin struct {
-	KeyID      string // the API key that wrote, for the actions API
-	EndpointID string // the inbound endpoint that wrote, for /in/{token}
 	// Chain and Hop come from Hookline-Chain and Hookline-Hop on the request;
 	// HasChain is false when the sender did not forward them.
 	Chain    string

@@ -3,7 +3,6 @@ package inbound
 import (
 	"encoding/json"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -17,32 +16,6 @@ func OriginFrom(c *fiber.Ctx) Origin {
 	var o Origin
 	o.Chain, o.Hop, o.HasChain = httpapi.Causality(c)
 	return o
-}
-
-// GuardCoreWrites extends the loop guard to the core's own write routes
-// (customers, publishing events), which other systems may call too: a key
-// paused by the breaker cannot write there either, and a causal chain past
-// MaxHops is a 508. Echo suppression stays with actions and inbound
-// endpoints: the core API is the host app's authoritative write path.
-func (s *Service) GuardCoreWrites() fiber.Handler {
-	return func(c *fiber.Ctx) error {
-		m, path := c.Method(), c.Path()
-		guarded := m != fiber.MethodGet && m != fiber.MethodHead &&
-			(strings.HasPrefix(path, "/v1/customers") || (m == fiber.MethodPost && path == "/v1/events"))
-		if !guarded {
-			return c.Next()
-		}
-		p := httpapi.Principal(c)
-		o := OriginFrom(c)
-		o.KeyID = p.KeyID
-		if err := s.checkPaused(c.UserContext(), p.AccountID, o); err != nil {
-			return err
-		}
-		if err := s.checkHops(o); err != nil {
-			return err
-		}
-		return c.Next()
-	}
 }
 
 type handlers struct{ svc *Service }
@@ -73,10 +46,7 @@ func (h *handlers) run(c *fiber.Ctx) error {
 	if err := json.Unmarshal(body, &input); err != nil || input == nil {
 		return apperr.BadRequest("the request body must be a JSON object")
 	}
-	p := httpapi.Principal(c)
-	o := OriginFrom(c)
-	o.KeyID = p.KeyID
-	res, err := h.svc.Run(c.UserContext(), p, httpapi.Param(c, "action"), input, o)
+	res, err := h.svc.Run(c.UserContext(), httpapi.Principal(c), httpapi.Param(c, "action"), input, OriginFrom(c))
 	if err != nil {
 		return err
 	}

@@ -138,14 +138,14 @@ func (s *Service) Run(ctx context.Context, p auth.Principal, action string, inpu
 		return Result{}, err
 	}
 	if a.Name != "find_customer" {
-		if err := s.checkPaused(ctx, p.AccountID, o); err != nil {
+		if err := s.checkPaused(ctx, p); err != nil {
 			return Result{}, err
 		}
 	}
 	if err := s.checkHops(o); err != nil {
 		return Result{}, err
 	}
-	cause := events.Cause{KeyID: o.KeyID, Endpoint: o.EndpointID}
+	cause := events.Cause{Credential: p.Credential.String()}
 	if o.HasChain {
 		cause.Chain, cause.Hop = o.Chain, o.Hop+1
 	}
@@ -221,9 +221,13 @@ func (s *Service) checkHops(o Origin) error {
 	if !o.HasChain || o.Hop+1 <= s.opts.MaxHops {
 		return nil
 	}
+	return s.hopError(o.Chain, o.Hop+1)
+}
+
+func (s *Service) hopError(chain string, hop int) error {
 	return &apperr.Error{Code: apperr.CodeLoopDetected, Message: fmt.Sprintf(
 		"this write is hop %d of causal chain %s, past the limit of %d: two integrations are feeding each other's events back",
-		o.Hop+1, o.Chain, s.opts.MaxHops)}
+		hop, chain, s.opts.MaxHops)}
 }
 
 // actionCustomer is a customer as actions answer it: echo says whether the
@@ -259,7 +263,7 @@ func (s *Service) createCustomer(ctx context.Context, p auth.Principal, in custo
 			return Result{}, err
 		}
 		if len(states) > 0 {
-			if err := s.suppress(ctx, p.AccountID, existing.ID, states[len(states)-1], o, p.UserID); err != nil {
+			if err := s.suppress(ctx, p, existing.ID, states[len(states)-1], o); err != nil {
 				return Result{}, err
 			}
 			return jsonResult(200, actionCustomer{Customer: existing, Echo: true}, existing.ID, true)
@@ -322,8 +326,8 @@ func (s *Service) updateCustomer(ctx context.Context, p auth.Principal, in updat
 		// when the writer received that state; from anyone else it is a
 		// real change and applies.
 		echo := customers.SameFields(next, cur)
-		if echo || len(tied(st, o, p.UserID)) > 0 {
-			if err := s.suppress(ctx, p.AccountID, cur.ID, st, o, p.UserID); err != nil {
+		if echo || len(tied(st, p)) > 0 {
+			if err := s.suppress(ctx, p, cur.ID, st, o); err != nil {
 				return Result{}, err
 			}
 			return jsonResult(200, actionCustomer{Customer: cur, Echo: true}, cur.ID, true)

@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hookline/hookline/app/apperr"
+	"github.com/hookline/hookline/app/auth"
 	"github.com/hookline/hookline/app/ids"
 	"github.com/hookline/hookline/app/store"
 )
@@ -78,12 +79,18 @@ redis.call('ZADD', KEYS[3], 0, ARGV[1])
 return ARGV[1]
 `)
 
-func (s *loopStore) openIncident(ctx context.Context, acct, resource string, o Origin, now time.Time) (string, error) {
+func (s *loopStore) openIncident(ctx context.Context, acct, resource, chain string, cred auth.Credential, now time.Time) (string, error) {
 	id := ids.New(ids.Incident, now)
+	// The incident names the writer by its bare id, under the field of its
+	// kind: "credential" for keys and connections, "endpoint" for endpoints.
+	credential, endpoint := cred.ID, ""
+	if cred.Kind == auth.KindEndpoint {
+		credential, endpoint = "", cred.ID
+	}
 	res, err := openIncidentScript.Run(ctx, s.rdb,
 		[]string{s.keys.OpenIncident(acct, resource), s.keys.Incident(acct, id), s.keys.Incidents(acct)},
-		id, "id", id, "kind", "loop", "status", "open", "resource", resource, "chain", o.Chain,
-		"credential", o.KeyID, "endpoint", o.EndpointID, "suppressed", 0, "paused", "",
+		id, "id", id, "kind", "loop", "status", "open", "resource", resource, "chain", chain,
+		"credential", credential, "endpoint", endpoint, "suppressed", 0, "paused", "",
 		"created_at", now.UnixMilli(), "updated_at", now.UnixMilli(), "resolved_at", 0).Text()
 	if err != nil {
 		return "", fmt.Errorf("inbound: open incident: %w", err)

@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/hookline/hookline/app/httpapi"
+	"github.com/hookline/hookline/app/redact"
 )
 
 type handlers struct{ svc *Service }
@@ -54,7 +55,7 @@ func formatDuration(d time.Duration) string {
 func newWebhookResponse(w Webhook, now time.Time) webhookResponse {
 	hdr := make(map[string]string, len(w.Headers))
 	for k, v := range w.Headers {
-		if httpapi.SensitiveHeader(k) {
+		if redact.SensitiveHeader(k) {
 			v = Redacted
 		}
 		hdr[k] = v

@@ -26,23 +26,17 @@ func (s *Service) reconcileLoop(ctx context.Context) {
 	}
 }
 
-// Reconcile fans out events that were recorded but never handed to
-// delivery (the event log's outbox), then re-enqueues pending deliveries
-// whose task vanished: lost with a Redis restart, archived after an
+// Reconcile re-enqueues pending deliveries whose task vanished: lost with a Redis restart, archived after an
 // infrastructure error, or orphaned by a worker that died mid-attempt. It checks only deliveries at least
-// ReconcileGrace past due, and returns how many it re-enqueued. No event
-// is silently dropped.
+// ReconcileGrace past due, and returns how many it re-enqueued. Events
+// recorded but never fanned out are the event log's to hand on again (its
+// outbox); their deliveries then join the due sets checked here.
 func (s *Service) Reconcile(ctx context.Context) (int, error) {
 	accts, err := s.st.accounts(ctx)
 	if err != nil {
 		return 0, err
 	}
-	// Events recorded but never fanned out first: their deliveries join
-	// the due sets checked below.
-	n, err := s.deps.Events.ReconcileOutbox(ctx, accts, s.opts.ReconcileGrace)
-	if err != nil {
-		return n, err
-	}
+	n := 0
 	cutoff := s.opts.Now().Add(-s.opts.ReconcileGrace)
 	for _, acct := range accts {
 		due, err := s.st.due(ctx, acct, cutoff, 500)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -19,10 +18,10 @@ import (
 	"github.com/hookline/hookline/app/auth"
 	"github.com/hookline/hookline/app/catalog"
 	"github.com/hookline/hookline/app/events"
-	"github.com/hookline/hookline/app/httpapi"
 	"github.com/hookline/hookline/app/ids"
 	"github.com/hookline/hookline/app/perm"
 	"github.com/hookline/hookline/app/store"
+	"github.com/hookline/hookline/app/validate"
 	"github.com/hookline/hookline/outbound/safehttp"
 	"github.com/hookline/hookline/outbound/signing"
 )
@@ -64,10 +63,10 @@ type Options struct {
 
 // Reasons a webhook is removed, as OnRemoved hooks see them.
 const (
-	RemovedByUser      = "api"     // DELETE /v1/webhooks/{id}
-	RemovedByReceiver  = "gone"    // the receiver answered 410
-	RemovedByKeyRevoke = "revoked" // the API key that created it was revoked
-	RemovedByPartner   = "partner" // the integration's own unsubscribe call
+	RemovedByUser     = "api"     // DELETE /v1/webhooks/{id}
+	RemovedByReceiver = "gone"    // the receiver answered 410
+	RemovedByRevoke   = "revoked" // the credential that created it was revoked
+	RemovedByPartner  = "partner" // the integration's own unsubscribe call
 )
 
 // OnRemoved registers f to run after a webhook is deleted, with why.
@@ -188,8 +187,6 @@ type WebhookPatch struct {
 	Active        *bool              `json:"active"`
 }
 
-var headerName = regexp.MustCompile(`^[A-Za-z0-9!#$%&'*+.^_|~-]{1,100}$`)
-
 // reservedHeaders are set by Hookline on every request.
 var reservedHeaders = map[string]bool{
 	"content-type": true, "content-length": true, "host": true, "user-agent": true, "connection": true,
@@ -215,7 +212,7 @@ func checkHeaders(h map[string]string, auth string) []apperr.FieldError {
 	for name, v := range h {
 		lower := strings.ToLower(name)
 		switch {
-		case !headerName.MatchString(name):
+		case !validate.HeaderName(name):
 			fields = append(fields, apperr.FieldError{Field: "headers." + name, Message: "is not a valid header name"})
 		case reservedHeaders[lower] || strings.HasPrefix(lower, "hookline-"):
 			fields = append(fields, apperr.FieldError{Field: "headers." + name, Message: "is set by Hookline and cannot be overridden"})
@@ -315,7 +312,7 @@ func (s *Service) CreateWebhook(ctx context.Context, p auth.Principal, in NewWeb
 		return Webhook{}, err
 	}
 	in.Name, in.URL = strings.TrimSpace(in.Name), strings.TrimSpace(in.URL)
-	if err := httpapi.Validate(&in); err != nil {
+	if err := validate.Struct(&in); err != nil {
 		return Webhook{}, err
 	}
 	var fields []apperr.FieldError
@@ -346,7 +343,7 @@ func (s *Service) CreateWebhook(ctx context.Context, p auth.Principal, in NewWeb
 	}
 	now := s.now()
 	w := Webhook{
-		ID: ids.New(ids.Webhook, now), AccountID: p.AccountID, OwnerID: p.UserID, KeyID: p.KeyID, Source: in.Source,
+		ID: ids.New(ids.Webhook, now), AccountID: p.AccountID, OwnerID: p.UserID, Credential: p.Credential.String(), Source: in.Source,
 		Name: in.Name, URL: in.URL, Method: in.Method, Events: evs, Auth: a, Headers: in.Headers,
 		RetrySchedule: sched, Timeout: timeout, RateLimit: in.RateLimit, Active: in.Active,
 		Secret: signing.NewSecret(), CreatedAt: now, UpdatedAt: now,
@@ -401,7 +398,7 @@ func (s *Service) UpdateWebhook(ctx context.Context, p auth.Principal, id string
 	if err != nil {
 		return Webhook{}, err
 	}
-	if err := httpapi.Validate(&in); err != nil {
+	if err := validate.Struct(&in); err != nil {
 		return Webhook{}, err
 	}
 	w := old
@@ -648,12 +645,12 @@ func (s *Service) fanOut(ctx context.Context, ev events.Event, ws []Webhook, tes
 }
 
 // Receiver is a subscription an event was fanned out to, as the loop guard
-// needs it: which key created the webhook and which user owns it. It
-// outlives the webhook (a 410 deletes the webhook, not this).
+// needs it: which credential created the webhook and which user owns it.
+// It outlives the webhook (a 410 deletes the webhook, not this).
 type Receiver struct {
-	WebhookID string
-	KeyID     string
-	OwnerID   string
+	WebhookID  string
+	Credential string // auth.Credential.String of the creator, "" when none
+	OwnerID    string
 }
 
 // Receivers returns the subscriptions an event was fanned out to.
@@ -749,9 +746,15 @@ func (s *Service) Redeliver(ctx context.Context, p auth.Principal, id string) (D
 	return d, nil
 }
 
-// RemoveWebhooksOfKey deletes the webhooks created with an API key, for
-// integrations whose subscriptions live and die with their connection.
-func (s *Service) RemoveWebhooksOfKey(ctx context.Context, acct, keyID, source string) error {
+// RemoveWebhooksOfCredential deletes the webhooks created with a
+// credential (of one source, any when empty), for integrations whose
+// subscriptions live and die with their connection. An empty credential
+// id removes nothing: it would match every webhook made without one.
+func (s *Service) RemoveWebhooksOfCredential(ctx context.Context, acct string, cred auth.Credential, source string) error {
+	if cred.ID == "" {
+		return fmt.Errorf("outbound: remove webhooks of a credential: empty credential id")
+	}
+	want := cred.String()
 	after := ""
 	for {
 		ws, next, err := s.st.list(ctx, acct, after, 200)
@@ -759,8 +762,8 @@ func (s *Service) RemoveWebhooksOfKey(ctx context.Context, acct, keyID, source s
 			return err
 		}
 		for _, w := range ws {
-			if w.KeyID == keyID && (source == "" || w.Source == source) {
-				if err := s.remove(ctx, w, RemovedByKeyRevoke); err != nil {
+			if w.Credential == want && (source == "" || w.Source == source) {
+				if err := s.remove(ctx, w, RemovedByRevoke); err != nil {
 					return err
 				}
 			}

@@ -35,7 +35,7 @@ func webhookFields(w Webhook) []any {
 		sched[i] = strconv.FormatInt(d.Milliseconds(), 10)
 	}
 	return []any{
-		"id", w.ID, "owner_id", w.OwnerID, "key_id", w.KeyID, "source", w.Source, "name", w.Name,
+		"id", w.ID, "owner_id", w.OwnerID, "credential", w.Credential, "source", w.Source, "name", w.Name,
 		"url", w.URL, "method", w.Method, "events", strings.Join(w.Events, ","),
 		"auth_type", w.Auth.Type, "auth_username", w.Auth.Username, "auth_secret", w.Auth.Secret,
 		"headers", string(hdr), "retry_schedule", strings.Join(sched, ","),
@@ -49,7 +49,7 @@ func webhookFields(w Webhook) []any {
 
 func webhookFrom(acct string, m map[string]string) Webhook {
 	w := Webhook{
-		ID: m["id"], AccountID: acct, OwnerID: m["owner_id"], KeyID: m["key_id"], Source: m["source"],
+		ID: m["id"], AccountID: acct, OwnerID: m["owner_id"], Credential: m["credential"], Source: m["source"],
 		Name: m["name"], URL: m["url"], Method: m["method"],
 		Auth:   Auth{Type: m["auth_type"], Username: m["auth_username"], Secret: m["auth_secret"]},
 		Active: m["active"] == "1", DisabledReason: m["disabled_reason"], DisabledAt: store.Time(m["disabled_at"]),
@@ -232,7 +232,7 @@ func (s *webhookStore) createDeliveriesOnce(ctx context.Context, ds []Delivery, 
 		cmds[i] = createDeliveryScript.EvalSha(ctx, p,
 			[]string{s.keys.Delivery(d.AccountID, d.ID), s.keys.DeliveriesByWebhook(d.AccountID, d.WebhookID), s.keys.Due(d.AccountID),
 				s.keys.EventReceivers(d.AccountID, d.EventID)},
-			d.ID, int64(ttl.Seconds()), max, "("+floor, store.MS(d.NextAttemptAt), ws[i].ID+" "+ws[i].KeyID+" "+ws[i].OwnerID,
+			d.ID, int64(ttl.Seconds()), max, "("+floor, store.MS(d.NextAttemptAt), ws[i].ID+" "+credentialField(ws[i].Credential)+" "+ws[i].OwnerID,
 			"id", d.ID, "webhook_id", d.WebhookID, "event_id", d.EventID, "event_type", d.EventType, "url", d.URL,
 			"status", d.Status, "attempts", 0, "last_status_code", 0, "last_error", "",
 			"created_at", store.MS(d.CreatedAt), "next_attempt_at", store.MS(d.NextAttemptAt), "gen", d.Gen, "test", boolStr(d.Test))
@@ -409,10 +409,19 @@ func (s *webhookStore) receivers(ctx context.Context, acct, evt string) ([]Recei
 	for _, m := range members {
 		f := strings.Fields(m)
 		if len(f) == 3 {
-			out = append(out, Receiver{WebhookID: f[0], KeyID: f[1], OwnerID: f[2]})
+			out = append(out, Receiver{WebhookID: f[0], Credential: strings.TrimPrefix(f[1], "-"), OwnerID: f[2]})
 		}
 	}
 	return out, nil
+}
+
+// credentialField keeps the space-separated receiver entry three fields
+// long when a webhook has no credential.
+func credentialField(c string) string {
+	if c == "" {
+		return "-"
+	}
+	return c
 }
 
 // accounts lists every account id, for the reconciler.

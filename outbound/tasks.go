@@ -19,7 +19,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hookline/hookline/app/apperr"
-	"github.com/hookline/hookline/app/httpapi"
+	"github.com/hookline/hookline/app/jobs"
+	"github.com/hookline/hookline/app/redact"
 	"github.com/hookline/hookline/outbound/safehttp"
 	"github.com/hookline/hookline/outbound/signing"
 )
@@ -70,11 +71,14 @@ func (s *Service) enqueue(ctx context.Context, d Delivery, at time.Time, trigger
 	return nil
 }
 
-// RegisterTasks adds the delivery handler to the worker's mux and returns
-// the reconciler loop for the worker to run.
-func (s *Service) RegisterTasks(mux *asynq.ServeMux) func(ctx context.Context) {
-	mux.HandleFunc(TypeDeliver, s.handleDeliver)
-	return s.reconcileLoop
+// Jobs is the engine's background work for the worker: the delivery
+// handler on its queue, and the reconciler loop.
+func (s *Service) Jobs() jobs.Set {
+	return jobs.Set{
+		Handlers: map[string]asynq.Handler{TypeDeliver: asynq.HandlerFunc(s.handleDeliver)},
+		Queues:   map[string]int{s.opts.Queue: 1},
+		Loops:    []func(context.Context){s.reconcileLoop},
+	}
 }
 
 // handleDeliver runs one attempt. Outcomes of the attempt are never returned
@@ -343,7 +347,7 @@ func (s *Service) send(ctx context.Context, w Webhook, d Delivery, env []byte, c
 	case "bearer":
 		h.Set("Authorization", "Bearer "+w.Auth.Secret)
 	}
-	att.Request = httpapi.RedactHeaders(h)
+	att.Request = redact.Headers(h)
 
 	res, err := s.client.Do(req)
 	att.DurationMS = time.Since(start).Milliseconds()
@@ -362,7 +366,7 @@ func (s *Service) send(ctx context.Context, w Webhook, d Delivery, env []byte, c
 	}
 	att.Body = string(b)
 	att.StatusCode = res.StatusCode
-	att.Response = httpapi.RedactHeaders(res.Header)
+	att.Response = redact.Headers(res.Header)
 	switch {
 	case res.StatusCode >= 200 && res.StatusCode < 300:
 	case res.StatusCode == http.StatusGone:

@@ -9,13 +9,13 @@
 //	(*Service).CreateWebhook / Webhook / Webhooks / UpdateWebhook / DeleteWebhook
 //	(*Service).RotateSecret / SendTest / Deliveries / Delivery / Redeliver
 //	(*Service).Register                HTTP routes
-//	(*Service).RegisterTasks           Asynq handler and the reconciler loop
+//	(*Service).Jobs                    Asynq handler, its queue and the reconciler loop
 package outbound
 
 import (
 	"time"
 
-	"github.com/hookline/hookline/app/httpapi"
+	"github.com/hookline/hookline/app/redact"
 )
 
 // Sources of webhooks: the API, or an integration adapting its protocol.
@@ -37,7 +37,7 @@ type Webhook struct {
 	ID            string
 	AccountID     string
 	OwnerID       string // the user whose permissions it delivers under
-	KeyID         string // the API key that created it
+	Credential    string // the credential that created it ("key:key_…"; auth.Credential.String)
 	Source        string
 	Name          string
 	URL           string
@@ -123,4 +123,4 @@ type Attempt struct {
 }
 
 // Redacted is shown in place of a sensitive value.
-const Redacted = httpapi.Redacted
+const Redacted = redact.Redacted

@@ -209,12 +209,12 @@ func TestDeliveryLog_BoundedPerWebhookAndFiltered(t *testing.T) {
 }
 
 // An event recorded whose fan-out never happened (a crash or a Redis error
-// between the two) stays in the event log's outbox; the reconciler fans it
-// out, and a normal emit leaves the outbox empty.
+// between the two) stays in the event log's outbox; the log's drain loop
+// fans it out, and a normal emit leaves the outbox empty.
 func TestReconciler_FansOutEventsLeftInTheOutbox(t *testing.T) {
 	t.Parallel()
-	api := apitest.New(t, apitest.WithOutbound(func(o *outbound.Options) {
-		o.ReconcileEvery, o.ReconcileGrace = 100*time.Millisecond, 200*time.Millisecond
+	api := apitest.New(t, apitest.WithEvents(func(o *events.Options) {
+		o.DrainEvery, o.DrainGrace = 100*time.Millisecond, 200*time.Millisecond
 	}))
 	f := &fixture{API: api, acct: api.NewAccount("A")}
 	recv := receiver.New(t)

@@ -14,11 +14,11 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/hookline/hookline/app/config"
-	"github.com/hookline/hookline/app/server"
 	"github.com/hookline/hookline/app/store"
 	"github.com/hookline/hookline/internal/apitest"
 	"github.com/hookline/hookline/internal/receiver"
 	"github.com/hookline/hookline/outbound"
+	"github.com/hookline/hookline/server"
 )
 
 // workerEnv makes the test binary run as a delivery worker process, so a

@@ -58,8 +58,8 @@ func (h *handlers) me(c *fiber.Ctx) error {
 	var r meResponse
 	r.Account.ID, r.Account.Name = p.AccountID, p.AccountName
 	r.User.ID, r.User.Email = u.ID, u.Email
-	r.Key.ID, r.Key.Name, r.Key.Permissions = p.KeyID, p.KeyName, p.Perms.List()
-	r.Label = p.AccountName + " (" + p.KeyName + ")"
+	r.Key.ID, r.Key.Name, r.Key.Permissions = p.Credential.ID, p.Credential.Name, p.Perms.List()
+	r.Label = p.AccountName + " (" + p.Credential.Name + ")"
 	return c.JSON(r)
 }
 
@@ -76,19 +76,9 @@ func (h *handlers) createKey(c *fiber.Ctx) error {
 }
 
 func (h *handlers) listKeys(c *fiber.Ctx) error {
-	limit, after, err := httpapi.ListParams(c)
-	if err != nil {
-		return err
-	}
-	keys, next, err := h.svc.ListKeys(c.UserContext(), httpapi.Principal(c), after, limit)
-	if err != nil {
-		return err
-	}
-	out := make([]keyResponse, len(keys))
-	for i, k := range keys {
-		out[i] = newKeyResponse(k)
-	}
-	return c.JSON(httpapi.NewPage(out, next))
+	return httpapi.List(c, func(after string, limit int) ([]APIKey, string, error) {
+		return h.svc.ListKeys(c.UserContext(), httpapi.Principal(c), after, limit)
+	}, newKeyResponse)
 }
 
 func (h *handlers) revokeKey(c *fiber.Ctx) error {

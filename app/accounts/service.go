@@ -3,7 +3,6 @@ package accounts
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -16,10 +15,10 @@ import (
 
 	"github.com/hookline/hookline/app/apperr"
 	"github.com/hookline/hookline/app/auth"
-	"github.com/hookline/hookline/app/httpapi"
 	"github.com/hookline/hookline/app/ids"
 	"github.com/hookline/hookline/app/perm"
 	"github.com/hookline/hookline/app/store"
+	"github.com/hookline/hookline/app/validate"
 )
 
 // KeyPrefix starts every API key.
@@ -36,17 +35,12 @@ type Options struct {
 	Log        *slog.Logger
 }
 
-// Service manages accounts, users and API keys and authenticates keys.
+// Service manages accounts, users and API keys, and builds the principal of
+// every credential kind (principal.go).
 type Service struct {
 	st       *accountStore
 	opts     Options
-	onRevoke []func(ctx context.Context, acct, keyID string)
-}
-
-// OnRevoke registers f to run after a key is revoked, so subscriptions that
-// live and die with a connection (Zapier) go with it. Call it while wiring.
-func (s *Service) OnRevoke(f func(ctx context.Context, acct, keyID string)) {
-	s.onRevoke = append(s.onRevoke, f)
+	onRevoke []RevokeHook
 }
 
 // New returns a Service.
@@ -84,7 +78,7 @@ func hashKey(raw string) string {
 func (s *Service) CreateAccount(ctx context.Context, in NewAccount) (Created, error) {
 	in.Name = strings.TrimSpace(in.Name)
 	in.Email = strings.TrimSpace(in.Email)
-	if err := httpapi.Validate(&in); err != nil {
+	if err := validate.Struct(&in); err != nil {
 		return Created{}, err
 	}
 	pw, err := bcrypt.GenerateFromPassword([]byte(in.Password), s.opts.BcryptCost)
@@ -136,7 +130,7 @@ type NewKey struct {
 
 func (in *NewKey) check() error {
 	in.Name = strings.TrimSpace(in.Name)
-	if err := httpapi.Validate(in); err != nil {
+	if err := validate.Struct(in); err != nil {
 		return err
 	}
 	for i, p := range in.Permissions {
@@ -193,44 +187,6 @@ func (s *Service) mint(ctx context.Context, acct, userID string, in NewKey) (API
 	return k, raw, nil
 }
 
-// Authenticate resolves a raw API key. Unknown, malformed and revoked keys,
-// keys of closed accounts and keys whose user is gone are unauthorized. The
-// principal's permissions are the key's intersected with its user's now.
-func (s *Service) Authenticate(ctx context.Context, raw string) (auth.Principal, error) {
-	if !strings.HasPrefix(raw, KeyPrefix) || len(raw) > 128 {
-		return auth.Principal{}, apperr.Unauthorized("invalid API key")
-	}
-	hash := hashKey(raw)
-	l, err := s.st.lookupKey(ctx, hash)
-	if errors.Is(err, errNoKey) {
-		return auth.Principal{}, apperr.Unauthorized("invalid API key")
-	}
-	if err != nil {
-		return auth.Principal{}, err
-	}
-	if subtle.ConstantTimeCompare([]byte(l.hash), []byte(hash)) != 1 {
-		return auth.Principal{}, apperr.Unauthorized("invalid API key")
-	}
-	if !l.key.RevokedAt.IsZero() {
-		return auth.Principal{}, apperr.Unauthorized("this API key has been revoked")
-	}
-	if l.account.Status != "active" || !l.userOK {
-		return auth.Principal{}, apperr.Unauthorized("this API key's account or user is no longer active")
-	}
-	now := s.now()
-	if now.Sub(l.key.LastUsedAt) >= s.opts.TouchEvery {
-		if err := s.st.touchKey(ctx, l.key.AccountID, l.key.ID, now); err != nil {
-			// Losing a last_used_at update must not fail the request.
-			s.opts.Log.Warn("accounts: touch key", "key_id", l.key.ID, "err", err)
-		}
-	}
-	return auth.Principal{
-		AccountID: l.account.ID, AccountName: l.account.Name,
-		UserID: l.user.ID, KeyID: l.key.ID, KeyName: l.key.Name,
-		Perms: perm.NewSet(l.key.Permissions...).Intersect(perm.NewSet(l.user.Permissions...)),
-	}, nil
-}
-
 // ListKeys lists the account's keys, newest first; revoked keys show revoked_at.
 func (s *Service) ListKeys(ctx context.Context, p auth.Principal, after string, limit int) ([]APIKey, string, error) {
 	if err := p.Require(perm.ManageKeys); err != nil {
@@ -259,9 +215,7 @@ func (s *Service) RevokeKey(ctx context.Context, p auth.Principal, id string) (A
 	if err := s.st.revokeKey(ctx, k, hash, k.RevokedAt); err != nil {
 		return APIKey{}, err
 	}
-	for _, f := range s.onRevoke {
-		f(ctx, k.AccountID, k.ID)
-	}
+	s.Revoked(ctx, k.AccountID, auth.Credential{Kind: auth.KindKey, ID: k.ID, Name: k.Name})
 	return k, nil
 }
 

@@ -217,7 +217,25 @@ func (s *accountStore) user(ctx context.Context, acct, id string) (User, error) 
 	return userFrom(acct, m), nil
 }
 
-var errNoUser = errors.New("no such user")
+var (
+	errNoUser    = errors.New("no such user")
+	errNoAccount = errors.New("no such account")
+)
+
+// accountAndUser reads an account and one of its users in one round trip.
+// ok is false when the user is gone; errNoAccount when the account is.
+func (s *accountStore) accountAndUser(ctx context.Context, acct, userID string) (Account, User, bool, error) {
+	p := s.rdb.Pipeline()
+	ac := p.HGetAll(ctx, s.keys.Account(acct))
+	uc := p.HGetAll(ctx, s.keys.User(acct, userID))
+	if _, err := p.Exec(ctx); err != nil {
+		return Account{}, User{}, false, fmt.Errorf("accounts: load account and user: %w", err)
+	}
+	if len(ac.Val()) == 0 {
+		return Account{}, User{}, false, errNoAccount
+	}
+	return accountFrom(ac.Val()), userFrom(acct, uc.Val()), len(uc.Val()) > 0, nil
+}
 
 // userByEmail finds a user by lower-cased login email, with the password hash.
 func (s *accountStore) userByEmail(ctx context.Context, email string) (User, string, error) {

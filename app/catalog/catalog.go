@@ -20,9 +20,9 @@ import (
 
 	"github.com/hookline/hookline/app/apperr"
 	"github.com/hookline/hookline/app/auth"
-	"github.com/hookline/hookline/app/httpapi"
 	"github.com/hookline/hookline/app/perm"
 	"github.com/hookline/hookline/app/store"
+	"github.com/hookline/hookline/app/validate"
 )
 
 // EventType describes one kind of event.
@@ -135,7 +135,7 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in NewType) (Eve
 	if err := p.Require(perm.ManageWebhook); err != nil {
 		return EventType{}, err
 	}
-	if err := httpapi.Validate(&in); err != nil {
+	if err := validate.Struct(&in); err != nil {
 		return EventType{}, err
 	}
 	var fields []apperr.FieldError

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookline/hookline/app/retry"
 	"github.com/hookline/hookline/app/store"
 )
 
@@ -123,7 +124,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.LoopWindow = duration(get("HOOKLINE_LOOP_WINDOW", "10m"), "HOOKLINE_LOOP_WINDOW", bad)
 	c.LoopThreshold = positive(get("HOOKLINE_LOOP_THRESHOLD", "3"), "HOOKLINE_LOOP_THRESHOLD", bad)
 
-	sched, err := ParseSchedule(get("HOOKLINE_RETRY_SCHEDULE", "5m,10m"))
+	sched, err := retry.ParseList(get("HOOKLINE_RETRY_SCHEDULE", "5m,10m"))
 	if err != nil {
 		bad("HOOKLINE_RETRY_SCHEDULE", "%v", err)
 	}
@@ -141,23 +142,6 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 
 	return c, errors.Join(errs...)
-}
-
-// ParseSchedule parses a comma-separated list of positive durations, each at
-// most 24 h. "none" is an empty schedule: one attempt, no retries.
-func ParseSchedule(s string) ([]time.Duration, error) {
-	if v := strings.TrimSpace(s); v == "" || strings.EqualFold(v, "none") {
-		return []time.Duration{}, nil
-	}
-	var out []time.Duration
-	for _, part := range strings.Split(s, ",") {
-		d, err := time.ParseDuration(strings.TrimSpace(part))
-		if err != nil || d <= 0 || d > 24*time.Hour {
-			return nil, fmt.Errorf("%q must be a duration between 1s and 24h, such as 5m", strings.TrimSpace(part))
-		}
-		out = append(out, d)
-	}
-	return out, nil
 }
 
 func duration(v, name string, bad func(string, string, ...any)) time.Duration {

@@ -41,15 +41,9 @@ func (h *handlers) create(c *fiber.Ctx) error {
 }
 
 func (h *handlers) list(c *fiber.Ctx) error {
-	limit, after, err := httpapi.ListParams(c)
-	if err != nil {
-		return err
-	}
-	cs, next, err := h.svc.List(c.UserContext(), httpapi.Principal(c), httpapi.Query(c, "email"), after, limit)
-	if err != nil {
-		return err
-	}
-	return c.JSON(httpapi.NewPage(cs, next))
+	return httpapi.List(c, func(after string, limit int) ([]Customer, string, error) {
+		return h.svc.List(c.UserContext(), httpapi.Principal(c), httpapi.Query(c, "email"), after, limit)
+	}, httpapi.Same[Customer])
 }
 
 func (h *handlers) get(c *fiber.Ctx) error {

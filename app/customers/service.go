@@ -12,10 +12,10 @@ import (
 	"github.com/hookline/hookline/app/auth"
 	"github.com/hookline/hookline/app/catalog"
 	"github.com/hookline/hookline/app/events"
-	"github.com/hookline/hookline/app/httpapi"
 	"github.com/hookline/hookline/app/ids"
 	"github.com/hookline/hookline/app/perm"
 	"github.com/hookline/hookline/app/store"
+	"github.com/hookline/hookline/app/validate"
 )
 
 // Service manages customers and emits their events.
@@ -55,10 +55,14 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in NewCustomer, 
 	if err := p.Require(perm.CreateCustomer); err != nil {
 		return Customer{}, err
 	}
+	cause, err := s.guard(ctx, p, cause)
+	if err != nil {
+		return Customer{}, err
+	}
 	c := Customer{Name: in.Name, Email: in.Email, Phone: in.Phone, Birthday: in.Birthday, Notes: in.Notes, ExternalID: in.ExternalID}
 	normalize(&c)
 	in = c.input()
-	if err := httpapi.Validate(&in); err != nil {
+	if err := validate.Struct(&in); err != nil {
 		return Customer{}, err
 	}
 	now := s.stamp()
@@ -70,7 +74,6 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in NewCustomer, 
 	if taken != "" {
 		return Customer{}, apperr.InvalidField("email", "another customer already has this email")
 	}
-	cause.KeyID = firstNonEmpty(cause.KeyID, p.KeyID)
 	if err := s.emit(ctx, p.AccountID, catalog.CustomerCreated, c, cause); err != nil {
 		return Customer{}, err
 	}
@@ -148,6 +151,10 @@ func (s *Service) Update(ctx context.Context, p auth.Principal, id string, patch
 	if err := p.Require(perm.UpdateCustomer); err != nil {
 		return Customer{}, false, err
 	}
+	cause, err := s.guard(ctx, p, cause)
+	if err != nil {
+		return Customer{}, false, err
+	}
 	if !ids.HasPrefix(id, ids.Customer) {
 		return Customer{}, false, apperr.NotFound("customer")
 	}
@@ -159,7 +166,7 @@ func (s *Service) Update(ctx context.Context, p auth.Principal, id string, patch
 		next := patch.Apply(old)
 		normalize(&next)
 		in := next.input()
-		if err := httpapi.Validate(&in); err != nil {
+		if err := validate.Struct(&in); err != nil {
 			return Customer{}, false, err
 		}
 		if SameFields(old, next) && old.Email == next.Email {
@@ -173,7 +180,6 @@ func (s *Service) Update(ctx context.Context, p auth.Principal, id string, patch
 		if err != nil {
 			return Customer{}, false, err
 		}
-		cause.KeyID = firstNonEmpty(cause.KeyID, p.KeyID)
 		if err := s.emit(ctx, p.AccountID, catalog.CustomerUpdated, next, cause); err != nil {
 			return Customer{}, false, err
 		}
@@ -186,6 +192,10 @@ func (s *Service) Update(ctx context.Context, p auth.Principal, id string, patch
 // it was. The caller needs delete:customer.
 func (s *Service) Delete(ctx context.Context, p auth.Principal, id string, cause events.Cause) (Customer, error) {
 	if err := p.Require(perm.DeleteCustomer); err != nil {
+		return Customer{}, err
+	}
+	cause, err := s.guard(ctx, p, cause)
+	if err != nil {
 		return Customer{}, err
 	}
 	if !ids.HasPrefix(id, ids.Customer) {
@@ -203,7 +213,6 @@ func (s *Service) Delete(ctx context.Context, p auth.Principal, id string, cause
 		if err != nil {
 			return Customer{}, err
 		}
-		cause.KeyID = firstNonEmpty(cause.KeyID, p.KeyID)
 		if err := s.emit(ctx, p.AccountID, catalog.CustomerDeleted, old, cause); err != nil {
 			return Customer{}, err
 		}
@@ -212,9 +221,9 @@ func (s *Service) Delete(ctx context.Context, p auth.Principal, id string, cause
 	return Customer{}, apperr.Conflict("the customer is being changed by other requests; retry")
 }
 
-func firstNonEmpty(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
+// guard stamps the write's cause with the caller's credential and asks the
+// event log's WriteGuard (the loop guard) whether the write may happen.
+func (s *Service) guard(ctx context.Context, p auth.Principal, cause events.Cause) (events.Cause, error) {
+	cause.Credential = p.Credential.String()
+	return cause, s.log.CheckWrite(ctx, p, cause)
 }

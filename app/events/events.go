@@ -1,13 +1,16 @@
-// Package events holds the event envelope, the Emitter seam through which the
-// core announces what happened, and the account's event log. The log is an
-// Emitter itself: it records each event, then forwards it to the next
-// Emitter (outbound delivery), which the composition root connects.
+// Package events holds the event envelope, the seams through which the core
+// announces what happened (Emitter) and asks whether a write may happen
+// (WriteGuard), and the account's event log. The log records each event,
+// then forwards it to the emitters the composition root connects (outbound
+// delivery first), through an outbox it drains itself.
 package events
 
 import (
 	"context"
 	"encoding/json"
 	"time"
+
+	"github.com/hookline/hookline/app/auth"
 )
 
 // Event is one thing that happened in an account. Its JSON form is the
@@ -26,16 +29,23 @@ type Event struct {
 
 // Cause says which write produced an event.
 type Cause struct {
-	Chain    string // causal chain id; a fresh chain starts at hop 0
-	Hop      int    // how many deliveries led to this write
-	KeyID    string // the API key that wrote, if any
-	Endpoint string // the inbound endpoint that wrote, if any
-	Resource string // the resource id the event is about, if any
+	Chain      string // causal chain id; a fresh chain starts at hop 0
+	Hop        int    // how many deliveries led to this write
+	Credential string // the credential that wrote ("key:key_…", "endpoint:inb_…"), if any
+	Resource   string // the resource id the event is about, if any
 }
 
-// Emitter receives events as they happen. Emit must not return before the
-// event is durably recorded; an error means the caller's write may have
-// happened without its event.
+// WriteGuard is asked before every core write on behalf of a caller, with
+// the cause the write will record: the loop guard (inbound) implements it,
+// refusing a writer its breaker paused and a causal chain past the hop
+// limit. The composition root connects it (Log.Guard).
+type WriteGuard interface {
+	CheckWrite(ctx context.Context, p auth.Principal, cause Cause) error
+}
+
+// Emitter receives events as they happen. Each emitter must be idempotent
+// per event id: the outbox hands an event on again after a crash or an
+// error, to every emitter.
 type Emitter interface {
 	Emit(ctx context.Context, ev Event) error
 }

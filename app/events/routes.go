@@ -6,9 +6,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/hookline/hookline/app/apperr"
 	"github.com/hookline/hookline/app/httpapi"
-	"github.com/hookline/hookline/app/ids"
 	"github.com/hookline/hookline/app/perm"
 )
 
@@ -23,30 +21,15 @@ func (l *Log) Register(r fiber.Router, need httpapi.Need) {
 }
 
 func (h *handlers) list(c *fiber.Ctx) error {
-	limit, after, err := httpapi.ListParams(c)
-	if err != nil {
-		return err
-	}
-	evs, next, err := h.log.List(c.UserContext(), httpapi.Principal(c), httpapi.Query(c, "type"), after, limit)
-	if err != nil {
-		return err
-	}
-	return c.JSON(httpapi.NewPage(evs, next))
+	return httpapi.List(c, func(after string, limit int) ([]Event, string, error) {
+		return h.log.List(c.UserContext(), httpapi.Principal(c), httpapi.Query(c, "type"), after, limit)
+	}, httpapi.Same[Event])
 }
 
 func (h *handlers) get(c *fiber.Ctx) error {
-	p := httpapi.Principal(c)
-	id := httpapi.Param(c, "id")
-	if !ids.HasPrefix(id, ids.Event) {
-		return apperr.NotFound("event")
-	}
-	ev, err := h.log.Get(c.UserContext(), p.AccountID, id)
+	ev, err := h.log.Event(c.UserContext(), httpapi.Principal(c), httpapi.Param(c, "id"))
 	if err != nil {
 		return err
-	}
-	t, err := h.log.catalog.Get(c.UserContext(), p.AccountID, ev.Type)
-	if err != nil || !p.Has(t.Permission) {
-		return apperr.NotFound("event")
 	}
 	return c.JSON(ev)
 }

@@ -81,9 +81,34 @@ func fromFiber(fe *fiber.Error) *apperr.Error {
 	return apperr.BadRequest(fe.Message)
 }
 
+// Renderer writes an error response in one surface's format, with the
+// status already chosen from the one table (Status). The JSON API's is
+// RenderJSON; the dashboard renders HTML, IFTTT's Service API
+// {"errors":[{"message"}]}, the OAuth token endpoint RFC 6749 bodies.
+type Renderer func(c *fiber.Ctx, status int, e *apperr.Error) error
+
+// RenderJSON writes DESIGN.md's error body: the default renderer.
+func RenderJSON(c *fiber.Ctx, status int, e *apperr.Error) error {
+	return c.Status(status).JSON(ErrorBody{Error: ErrorDetail{
+		Code: e.Code, Message: e.Message, Fields: e.Fields, Permission: e.Permission,
+	}})
+}
+
+// RenderWith makes the routes after it (a group of one surface) render
+// their errors with r instead of RenderJSON.
+func RenderWith(r Renderer) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		c.Locals(localRenderer, r)
+		return c.Next()
+	}
+}
+
 // ErrorHandler is the single writer of error responses, set as
-// fiber.Config.ErrorHandler. Unknown errors become 500 "internal error" and
-// are logged once, with the request id; their text never reaches the client.
+// fiber.Config.ErrorHandler. It maps any error onto the vocabulary, picks
+// the status from the one table, sets Retry-After, and hands the rest to
+// the surface's Renderer (RenderWith; RenderJSON by default). Unknown
+// errors become 500 "internal error" and are logged once, with the request
+// id; their text never reaches the client.
 func ErrorHandler(log *slog.Logger) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
 		ae := apperr.As(err)
@@ -102,8 +127,10 @@ func ErrorHandler(log *slog.Logger) fiber.ErrorHandler {
 			secs := int(ae.RetryAfter.Seconds() + 0.999)
 			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))
 		}
-		return c.Status(status).JSON(ErrorBody{Error: ErrorDetail{
-			Code: ae.Code, Message: ae.Message, Fields: ae.Fields, Permission: ae.Permission,
-		}})
+		render, ok := c.Locals(localRenderer).(Renderer)
+		if !ok {
+			render = RenderJSON
+		}
+		return render(c, status, ae)
 	}
 }

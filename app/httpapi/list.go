@@ -54,3 +54,25 @@ func ListParams(c *fiber.Ctx) (limit int, after string, err error) {
 	}
 	return limit, after, nil
 }
+
+// List answers a list request: it reads ?limit= and ?cursor=, calls load
+// with the id to continue after and the limit, renders each item with view
+// and writes the page. Every list route of the JSON API goes through it.
+func List[T, V any](c *fiber.Ctx, load func(after string, limit int) ([]T, string, error), view func(T) V) error {
+	limit, after, err := ListParams(c)
+	if err != nil {
+		return err
+	}
+	items, next, err := load(after, limit)
+	if err != nil {
+		return err
+	}
+	out := make([]V, len(items))
+	for i, it := range items {
+		out[i] = view(it)
+	}
+	return c.JSON(NewPage(out, next))
+}
+
+// Same is the view of a list whose items are rendered as they are.
+func Same[T any](t T) T { return t }

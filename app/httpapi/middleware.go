@@ -23,6 +23,7 @@ type localKey int
 const (
 	localRequestID localKey = iota
 	localPrincipal
+	localRenderer
 )
 
 // HeaderRequestID carries the request id in both directions.
@@ -160,7 +161,7 @@ func Observe(log *slog.Logger, m *Metrics) fiber.Handler {
 		attrs := []any{"request_id", rid, "method", method, "route", route,
 			"status", status, "duration_ms", float64(elapsed.Microseconds()) / 1000}
 		if p, ok := c.Locals(localPrincipal).(auth.Principal); ok {
-			attrs = append(attrs, "account_id", p.AccountID, "key_id", p.KeyID)
+			attrs = append(attrs, "account_id", p.AccountID, "credential", p.Credential.String())
 		}
 		log.Info("http", attrs...)
 		return nil

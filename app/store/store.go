@@ -102,6 +102,54 @@ func PageDesc(ctx context.Context, rdb redis.UniversalClient, key, after string,
 	return page, next, nil
 }
 
+// LoadHashes reads many HASHes in one round trip, in the order of keys. A
+// missing key (expired between an index read and this one) is an empty map
+// at its place, for the caller to skip.
+func LoadHashes(ctx context.Context, rdb redis.UniversalClient, keys []string) ([]map[string]string, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	p := rdb.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, len(keys))
+	for i, k := range keys {
+		cmds[i] = p.HGetAll(ctx, k)
+	}
+	if _, err := p.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("store: load %d records: %w", len(keys), err)
+	}
+	out := make([]map[string]string, len(cmds))
+	for i, c := range cmds {
+		out[i] = c.Val()
+	}
+	return out, nil
+}
+
+// Page reads one page of a lexically ordered index (PageDesc) and loads
+// each member's HASH (LoadHashes), through key; members whose record is
+// gone are skipped. decode turns one record into the caller's type.
+func Page[T any](ctx context.Context, rdb redis.UniversalClient, index, after string, limit int,
+	key func(id string) string, decode func(m map[string]string) T) ([]T, string, error) {
+	ids, next, err := PageDesc(ctx, rdb, index, after, limit)
+	if err != nil {
+		return nil, "", err
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = key(id)
+	}
+	ms, err := LoadHashes(ctx, rdb, keys)
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]T, 0, len(ms))
+	for _, m := range ms {
+		if len(m) > 0 {
+			out = append(out, decode(m))
+		}
+	}
+	return out, next, nil
+}
+
 // MS encodes a time for a Redis field: Unix milliseconds, 0 for the zero time.
 func MS(t time.Time) int64 {
 	if t.IsZero() {

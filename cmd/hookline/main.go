@@ -22,8 +22,8 @@ import (
 	"github.com/hookline/hookline/app/accounts"
 	"github.com/hookline/hookline/app/apperr"
 	"github.com/hookline/hookline/app/config"
-	"github.com/hookline/hookline/app/server"
 	"github.com/hookline/hookline/app/store"
+	"github.com/hookline/hookline/server"
 )
 
 func main() {
@@ -225,7 +225,7 @@ func runAdmin(ctx context.Context, args []string, cfg config.Config, log *slog.L
 	case "check-key":
 		p, aerr := srv.Accounts.Authenticate(ctx, key)
 		err = aerr
-		out = map[string]any{"account_id": p.AccountID, "key_id": p.KeyID}
+		out = map[string]any{"account_id": p.AccountID, "key_id": p.Credential.ID}
 	}
 	if err != nil {
 		return adminError(err, stderr)

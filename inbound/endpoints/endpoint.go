@@ -54,7 +54,7 @@ type Endpoint struct {
 	ID           string
 	AccountID    string
 	OwnerID      string // the user whose permissions the action runs with
-	KeyID        string // the API key that created it
+	Credential   string // the credential that created it (auth.Credential.String)
 	Name         string
 	Action       string
 	Mapping      Mapping

@@ -24,7 +24,9 @@ import (
 	"github.com/hookline/hookline/app/idempotency"
 	"github.com/hookline/hookline/app/ids"
 	"github.com/hookline/hookline/app/perm"
+	"github.com/hookline/hookline/app/redact"
 	"github.com/hookline/hookline/app/store"
+	"github.com/hookline/hookline/app/validate"
 	"github.com/hookline/hookline/inbound"
 )
 
@@ -184,7 +186,7 @@ func newToken() (raw, hash string) {
 // returned once.
 func (s *Service) Create(ctx context.Context, p auth.Principal, in NewEndpoint) (Endpoint, Secrets, error) {
 	in.Name, in.Action, in.SuccessURL = strings.TrimSpace(in.Name), strings.TrimSpace(in.Action), strings.TrimSpace(in.SuccessURL)
-	if err := httpapi.Validate(&in); err != nil {
+	if err := validate.Struct(&in); err != nil {
 		return Endpoint{}, Secrets{}, err
 	}
 	if _, ok := findAction(in.Action); !ok {
@@ -211,7 +213,7 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in NewEndpoint) 
 	token, hash := newToken()
 	now := s.now()
 	e := Endpoint{
-		ID: ids.New(ids.Inbound, now), AccountID: p.AccountID, OwnerID: p.UserID, KeyID: p.KeyID,
+		ID: ids.New(ids.Inbound, now), AccountID: p.AccountID, OwnerID: p.UserID, Credential: p.Credential.String(),
 		Name: in.Name, Action: in.Action, Mapping: m, Verification: v, SuccessURL: in.SuccessURL,
 		RateLimit: in.RateLimit, TokenHash: hash, CreatedAt: now, UpdatedAt: now,
 	}
@@ -271,7 +273,7 @@ func (s *Service) Update(ctx context.Context, p auth.Principal, id string, in Pa
 	if err != nil {
 		return Endpoint{}, "", err
 	}
-	if err := httpapi.Validate(&in); err != nil {
+	if err := validate.Struct(&in); err != nil {
 		return Endpoint{}, "", err
 	}
 	var fields []apperr.FieldError
@@ -406,7 +408,7 @@ func (s *Service) Receive(ctx context.Context, sub Submission) (Reply, error) {
 	now := s.now()
 	rec := Request{
 		ID: ids.New(ids.Request, now), EndpointID: e.ID, ReceivedAt: now, SourceIP: sub.SourceIP,
-		ContentType: sub.ContentType, Headers: redact(sub.Header, e.Verification), BodySize: len(sub.Body),
+		ContentType: sub.ContentType, Headers: redact.Headers(sub.Header, e.Verification.Header), BodySize: len(sub.Body),
 	}
 	rec.Body, rec.BodyTruncated = truncate(sub.Body, s.opts.LogBodyMax)
 	rep, err := s.receive(ctx, e, sub, &rec)
@@ -500,7 +502,7 @@ func (s *Service) process(ctx context.Context, e Endpoint, sub Submission, rec *
 	if err != nil {
 		return Reply{}, err
 	}
-	o := inbound.Origin{EndpointID: e.ID, Chain: sub.Chain, Hop: sub.Hop, HasChain: sub.HasChain}
+	o := inbound.Origin{Chain: sub.Chain, Hop: sub.Hop, HasChain: sub.HasChain}
 	res, err := s.actions.Run(ctx, p, e.Action, input, o)
 	if err != nil {
 		return Reply{}, err
@@ -520,27 +522,13 @@ func (s *Service) process(ctx context.Context, e Endpoint, sub Submission, rec *
 // no longer active or a user who is gone stops the endpoint, and so does a
 // permission the user no longer holds.
 func (s *Service) owner(ctx context.Context, e Endpoint, a action) (auth.Principal, error) {
-	gone := apperr.New(apperr.CodeForbidden, "this endpoint's owner is no longer active in the account")
-	acct, err := s.accounts.Account(ctx, e.AccountID)
-	if apperr.IsCode(err, apperr.CodeNotFound) {
-		return auth.Principal{}, gone
+	cred := auth.Credential{Kind: auth.KindEndpoint, ID: e.ID, Name: "inbound endpoint " + e.Name}
+	p, err := s.accounts.Principal(ctx, e.AccountID, e.OwnerID, cred, nil)
+	if apperr.IsCode(err, apperr.CodeUnauthorized) {
+		return auth.Principal{}, apperr.New(apperr.CodeForbidden, "this endpoint's owner is no longer active in the account")
 	}
 	if err != nil {
 		return auth.Principal{}, err
-	}
-	if acct.Status != "active" {
-		return auth.Principal{}, gone
-	}
-	u, err := s.accounts.User(ctx, e.AccountID, e.OwnerID)
-	if apperr.IsCode(err, apperr.CodeNotFound) {
-		return auth.Principal{}, gone
-	}
-	if err != nil {
-		return auth.Principal{}, err
-	}
-	p := auth.Principal{
-		AccountID: acct.ID, AccountName: acct.Name, UserID: u.ID,
-		KeyName: "inbound endpoint " + e.Name, Perms: perm.NewSet(u.Permissions...),
 	}
 	for _, x := range a.perms {
 		if !p.Has(x) {
@@ -578,20 +566,11 @@ func senderKey(h http.Header) (string, error) {
 	if key == "" {
 		return "", nil
 	}
-	if len(key) > 255 || !printable(key) {
+	if len(key) > 255 || !validate.Printable(key) {
 		return "", apperr.InvalidField(name, "must be 1 to 255 printable ASCII characters")
 	}
 	sum := sha256.Sum256([]byte(key))
 	return hex.EncodeToString(sum[:]), nil
-}
-
-func printable(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] > 0x7e {
-			return false
-		}
-	}
-	return true
 }
 
 // fingerprint identifies a post's content for its sender key.
@@ -604,16 +583,7 @@ func fingerprint(sub Submission) string {
 }
 
 // Redacted is shown in the log in place of a secret header's value.
-const Redacted = httpapi.Redacted
-
-// redact copies headers for the log, hiding credentials: Authorization,
-// cookies, the endpoint's verification header and any header whose name
-// mentions a token, secret, signature, key, password, auth or session. The
-// sender's Idempotency-Key is kept: it is a message id, needed to follow
-// replays.
-func redact(h http.Header, v Verification) map[string]string {
-	return httpapi.RedactHeaders(h, v.Header)
-}
+const Redacted = redact.Redacted
 
 // truncate returns at most max bytes of body as text, cut on a rune boundary.
 func truncate(body []byte, max int) (string, bool) {

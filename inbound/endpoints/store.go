@@ -32,7 +32,7 @@ func settingFields(e Endpoint) []any {
 	}
 	v := e.Verification
 	return []any{
-		"id", e.ID, "owner_id", e.OwnerID, "key_id", e.KeyID, "name", e.Name, "action", e.Action,
+		"id", e.ID, "owner_id", e.OwnerID, "credential", e.Credential, "name", e.Name, "action", e.Action,
 		"mapping", string(mapping), "ver_type", v.Type, "ver_header", v.Header, "ver_query", v.Query,
 		"ver_username", v.Username, "ver_encoding", v.Encoding, "ver_prefix", v.Prefix, "ver_secret", v.Secret,
 		"success_url", e.SuccessURL, "paused", paused, "rate_limit", e.RateLimit,
@@ -42,7 +42,7 @@ func settingFields(e Endpoint) []any {
 
 func endpointFrom(acct string, m map[string]string) Endpoint {
 	e := Endpoint{
-		ID: m["id"], AccountID: acct, OwnerID: m["owner_id"], KeyID: m["key_id"], Name: m["name"], Action: m["action"],
+		ID: m["id"], AccountID: acct, OwnerID: m["owner_id"], Credential: m["credential"], Name: m["name"], Action: m["action"],
 		Verification: Verification{
 			Type: m["ver_type"], Header: m["ver_header"], Query: m["ver_query"], Username: m["ver_username"],
 			Encoding: m["ver_encoding"], Prefix: m["ver_prefix"], Secret: m["ver_secret"],

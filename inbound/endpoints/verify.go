@@ -15,6 +15,7 @@ import (
 
 	"github.com/hookline/hookline/app/apperr"
 	"github.com/hookline/hookline/app/ids"
+	"github.com/hookline/hookline/app/validate"
 	"github.com/hookline/hookline/outbound/signing"
 )
 
@@ -44,8 +45,7 @@ type VerificationInput struct {
 }
 
 var (
-	headerName = regexp.MustCompile(`^[A-Za-z0-9!#$%&'*+.^_|~-]{1,100}$`)
-	queryName  = regexp.MustCompile(`^[A-Za-z0-9._~-]{1,100}$`)
+	queryName = regexp.MustCompile(`^[A-Za-z0-9._~-]{1,100}$`)
 )
 
 // checkVerification turns a client's input into a Verification and the
@@ -80,7 +80,7 @@ func checkVerification(in *VerificationInput) (Verification, string, []apperr.Fi
 			}
 			v.Query = in.Query
 		case in.Header != "":
-			if !headerName.MatchString(in.Header) {
+			if !validate.HeaderName(in.Header) {
 				bad("header", "is not a valid header name")
 			}
 			v.Header = http.CanonicalHeaderKey(in.Header)
@@ -109,7 +109,7 @@ func checkVerification(in *VerificationInput) (Verification, string, []apperr.Fi
 		v.Secret = sha256Hex(shown)
 	case VerifyHMAC:
 		use("header", "secret", "algorithm", "encoding", "prefix")
-		if !headerName.MatchString(in.Header) {
+		if !validate.HeaderName(in.Header) {
 			bad("header", "is required for hmac verification: the header carrying the signature, such as X-Signature")
 		}
 		v.Header = http.CanonicalHeaderKey(in.Header)

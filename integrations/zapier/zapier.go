@@ -10,17 +10,14 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/hookline/hookline/app/accounts"
 	"github.com/hookline/hookline/app/apperr"
 	"github.com/hookline/hookline/app/auth"
-	"github.com/hookline/hookline/app/catalog"
 	"github.com/hookline/hookline/app/events"
 	"github.com/hookline/hookline/app/httpapi"
-	"github.com/hookline/hookline/app/ids"
 	"github.com/hookline/hookline/app/perm"
 	"github.com/hookline/hookline/outbound"
 )
@@ -29,28 +26,23 @@ import (
 type Service struct {
 	out *outbound.Service
 	log *events.Log
-	cat *catalog.Service
-	now func() time.Time
 }
 
 // New wires the adapter: when a Zapier subscription is removed from
 // Hookline's side (a user, a revoked key), Zapier is told with a DELETE to
 // its hook URL so the Zap pauses; when a key is revoked, its Zapier
 // subscriptions go with it.
-func New(out *outbound.Service, log *events.Log, cat *catalog.Service, accts *accounts.Service, lg *slog.Logger, now func() time.Time) *Service {
-	if now == nil {
-		now = time.Now
-	}
-	s := &Service{out: out, log: log, cat: cat, now: now}
+func New(out *outbound.Service, log *events.Log, accts *accounts.Service, lg *slog.Logger) *Service {
+	s := &Service{out: out, log: log}
 	out.OnRemoved(func(ctx context.Context, w outbound.Webhook, why string) {
 		if w.Source != outbound.SourceZapier || why == outbound.RemovedByReceiver || why == outbound.RemovedByPartner {
 			return // Zapier asked for it (410 or its own unsubscribe)
 		}
 		go out.SendUnsubscribe(context.WithoutCancel(ctx), w)
 	})
-	accts.OnRevoke(func(ctx context.Context, acct, keyID string) {
-		if err := out.RemoveWebhooksOfKey(ctx, acct, keyID, outbound.SourceZapier); err != nil {
-			lg.Warn("zapier: remove subscriptions of revoked key", "key_id", keyID, "err", err)
+	accts.OnRevoke(func(ctx context.Context, acct string, cred auth.Credential) {
+		if err := out.RemoveWebhooksOfCredential(ctx, acct, cred, outbound.SourceZapier); err != nil {
+			lg.Warn("zapier: remove subscriptions of revoked credential", "credential", cred.String(), "err", err)
 		}
 	})
 	return s
@@ -138,8 +130,6 @@ func (s *Service) unsubscribe(c *fiber.Ctx) error {
 // delivery carries; when there are none yet, the catalog's sample in that
 // same shape.
 func (s *Service) samples(c *fiber.Ctx) error {
-	p := httpapi.Principal(c)
-	typ := httpapi.Param(c, "event")
 	limit := 3
 	if v := c.Query("limit"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -148,27 +138,11 @@ func (s *Service) samples(c *fiber.Ctx) error {
 		}
 		limit = n
 	}
-	t, err := s.readable(c.UserContext(), p, typ)
+	evs, err := s.log.Samples(c.UserContext(), httpapi.Principal(c), httpapi.Param(c, "event"), limit)
 	if err != nil {
 		return err
-	}
-	evs, _, err := s.log.Recent(c.UserContext(), p.AccountID, typ, "", limit)
-	if err != nil {
-		return err
-	}
-	if len(evs) == 0 {
-		now := s.now().UTC().Truncate(time.Millisecond)
-		evs = []events.Event{{ID: ids.Floor(ids.Event, now), Type: t.Name, CreatedAt: now, AccountID: p.AccountID, Data: t.Sample}}
 	}
 	return c.JSON(evs)
-}
-
-func (s *Service) readable(ctx context.Context, p auth.Principal, typ string) (catalog.EventType, error) {
-	t, err := s.cat.Get(ctx, p.AccountID, typ)
-	if err != nil {
-		return catalog.EventType{}, err
-	}
-	return t, p.Require(t.Permission)
 }
 
 // decodeLoose decodes a JSON object, ignoring unknown fields: Zapier

@@ -29,9 +29,10 @@ import (
 
 	"github.com/hookline/hookline/app/accounts"
 	"github.com/hookline/hookline/app/config"
-	"github.com/hookline/hookline/app/server"
+	"github.com/hookline/hookline/app/events"
 	"github.com/hookline/hookline/internal/redistest"
 	"github.com/hookline/hookline/outbound"
+	"github.com/hookline/hookline/server"
 )
 
 // API is one in-process gateway on its own Redis database.
@@ -117,6 +118,11 @@ func (a *API) StartWorker() {
 // WithOutbound adjusts the delivery engine's options.
 func WithOutbound(f func(*outbound.Options)) Option {
 	return func(_ map[string]string, o *server.Options) { o.Outbound = f }
+}
+
+// WithEvents adjusts the event log's options.
+func WithEvents(f func(*events.Options)) Option {
+	return func(_ map[string]string, o *server.Options) { o.Events = f }
 }
 
 // WaitFor polls cond until it holds, failing the test after timeout.

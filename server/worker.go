@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
-
-	"github.com/hookline/hookline/outbound"
 )
 
 // Worker runs the Asynq task server and the background loops of every
@@ -16,17 +14,22 @@ type Worker struct {
 	srv    *asynq.Server
 	mux    *asynq.ServeMux
 	loops  []func(ctx context.Context)
+	stop   []func()
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
 
 // Worker builds the worker side: Asynq handlers and background loops.
 func (s *Server) Worker() *Worker {
+	set := s.jobs()
 	mux := asynq.NewServeMux()
-	w := &Worker{mux: mux}
+	for typ, h := range set.Handlers {
+		mux.Handle(typ, h)
+	}
+	w := &Worker{mux: mux, loops: set.Loops}
 	srv := asynq.NewServerFromRedisClient(s.Redis, asynq.Config{
 		Concurrency: 50,
-		Queues:      map[string]int{outbound.DefaultQueue: 1},
+		Queues:      set.Queues,
 		// A short check interval keeps pickup latency of an idle queue low.
 		TaskCheckInterval: 50 * time.Millisecond,
 		// Retries are scheduled tasks; Asynq moves due ones to the queue on
@@ -37,7 +40,6 @@ func (s *Server) Worker() *Worker {
 		LogLevel:                 asynq.WarnLevel,
 	})
 	w.srv = srv
-	s.registerTasks(w)
 	return w
 }
 

@@ -1,11 +1,14 @@
-package httpapi
+// Package redact holds the one rule for hiding secrets in what Hookline
+// shows: header values in delivery and inbound request logs, and in API
+// responses. It knows nothing of HTTP servers.
+package redact
 
 import (
 	"net/http"
 	"strings"
 )
 
-// Redacted is shown in logs in place of a secret header value.
+// Redacted is shown in place of a secret value.
 const Redacted = "[redacted]"
 
 // SensitiveHeader reports whether a header's value must not be shown in a
@@ -28,9 +31,9 @@ func SensitiveHeader(name string) bool {
 	return false
 }
 
-// RedactHeaders flattens headers for a log, replacing sensitive values
+// Headers flattens headers for a log, replacing sensitive values
 // (SensitiveHeader, plus the extra names given) with Redacted.
-func RedactHeaders(h http.Header, extra ...string) map[string]string {
+func Headers(h http.Header, extra ...string) map[string]string {
 	out := make(map[string]string, len(h))
 	for k, v := range h {
 		val := strings.Join(v, ", ")
@@ -38,6 +41,20 @@ func RedactHeaders(h http.Header, extra ...string) map[string]string {
 			val = Redacted
 		}
 		out[k] = val
+	}
+	return out
+}
+
+// HeaderMap returns a copy of configured headers (name → value) with every
+// sensitive value replaced by Redacted, for showing a record's settings. It
+// is never nil.
+func HeaderMap(h map[string]string) map[string]string {
+	out := make(map[string]string, len(h))
+	for k, v := range h {
+		if SensitiveHeader(k) {
+			v = Redacted
+		}
+		out[k] = v
 	}
 	return out
 }

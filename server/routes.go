@@ -7,6 +7,7 @@ import (
 
 	"github.com/hookline/hookline/app/apperr"
 	"github.com/hookline/hookline/app/httpapi"
+	"github.com/hookline/hookline/app/jobs"
 )
 
 // routes lists every package's routes: the whole API on one page.
@@ -25,8 +26,6 @@ func (s *Server) routes(app *fiber.App) {
 		httpapi.Authenticate(s.Accounts.Authenticate),
 		s.Idem.Middleware(func(c *fiber.Ctx) string { return httpapi.Principal(c).AccountID }),
 	)
-	// The loop guard covers the core write routes too (paused keys, hop limit).
-	v1.Use(s.Inbound.GuardCoreWrites())
 	need := httpapi.Need(httpapi.Require)
 	s.Accounts.Register(v1, need)
 	s.Catalog.Register(v1, need)
@@ -39,7 +38,7 @@ func (s *Server) routes(app *fiber.App) {
 	s.Endpoints.RegisterPublic(app) // POST /in/:token: no API key, the token is the credential
 }
 
-// registerTasks lists every package's task handlers and background loops.
-func (s *Server) registerTasks(w *Worker) {
-	w.loops = append(w.loops, s.Outbound.RegisterTasks(w.mux))
+// jobs lists every package's task handlers, queues and background loops.
+func (s *Server) jobs() jobs.Set {
+	return jobs.Merge(s.Events.Jobs(), s.Outbound.Jobs())
 }

@@ -48,6 +48,8 @@ type Options struct {
 	// Outbound adjusts the delivery engine's options (tests: clocks,
 	// reconciler timing, trusted test CAs, a resolver).
 	Outbound func(*outbound.Options)
+	// Events adjusts the event log's options (tests: outbox drain timing).
+	Events func(*events.Options)
 }
 
 // Server holds the wired services.
@@ -75,7 +77,11 @@ func New(cfg config.Config, rdb redis.UniversalClient, log *slog.Logger, opts Op
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	cat := catalog.New(rdb, keys, opts.Now)
-	evlog := events.NewLog(rdb, keys, cat, events.Options{Retention: cfg.EventRetention, Max: cfg.EventMax, Now: opts.Now})
+	eo := events.Options{Retention: cfg.EventRetention, Max: cfg.EventMax, Now: opts.Now, Log: log}
+	if opts.Events != nil {
+		opts.Events(&eo)
+	}
+	evlog := events.NewLog(rdb, keys, cat, eo)
 	accts := accounts.New(rdb, keys, accounts.Options{Now: opts.Now, BcryptCost: opts.BcryptCost, Log: log})
 	q := asynq.NewClientFromRedisClient(rdb)
 
@@ -92,11 +98,14 @@ func New(cfg config.Config, rdb redis.UniversalClient, log *slog.Logger, opts Op
 		opts.Outbound(&oo)
 	}
 	out := outbound.New(rdb, q, outbound.Deps{Keys: keys, Catalog: cat, Events: evlog, Accounts: accts}, oo)
+	// The event log hands each recorded event to its emitters, in order.
 	evlog.Forward(out)
 
-	zap := zapier.New(out, evlog, cat, accts, log, opts.Now)
+	zap := zapier.New(out, evlog, accts, log)
 	cs := customers.New(rdb, keys, evlog, opts.Now)
 	in := inbound.New(rdb, keys, cs, evlog, out, inbound.Options{MaxHops: cfg.MaxHops, Window: cfg.LoopWindow, Threshold: cfg.LoopThreshold, Now: opts.Now, Log: log})
+	// Every core write (customers, publishing) asks the loop guard first.
+	evlog.Guard(in)
 	eps := endpoints.New(rdb, keys, accts, in, endpoints.Options{BaseURL: baseURL(cfg), Now: opts.Now, Log: log})
 
 	return &Server{

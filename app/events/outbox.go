@@ -1,0 +1,119 @@
+package events
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hookline/hookline/app/apperr"
+	"github.com/hookline/hookline/app/jobs"
+)
+
+// Forward sets the emitters each recorded event is handed to, in order
+// (outbound delivery first, then IFTTT realtime). Call it while wiring.
+func (l *Log) Forward(es ...Emitter) {
+	es = append([]Emitter(nil), es...)
+	l.emitters.Store(&es)
+}
+
+func (l *Log) next() []Emitter {
+	if p := l.emitters.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Emit records ev in the log, trims the log to its bounds, then hands ev to
+// every emitter. Trimming works on the sorted indexes (no scans): by rank
+// for the count bound and by id range for the age bound, since ids sort by
+// time.
+//
+// The event enters the account's outbox in the same transaction that
+// records it and leaves once every emitter accepted it, so a crash or a
+// Redis error between the two loses nothing: the drain loop hands it on
+// later to every emitter (each is idempotent per event id).
+func (l *Log) Emit(ctx context.Context, ev Event) error {
+	es := l.next()
+	if err := l.record(ctx, ev, len(es) > 0); err != nil {
+		return err
+	}
+	if len(es) == 0 {
+		return nil
+	}
+	return l.forward(ctx, es, ev)
+}
+
+func (l *Log) forward(ctx context.Context, es []Emitter, ev Event) error {
+	for _, e := range es {
+		if err := e.Emit(ctx, ev); err != nil {
+			return err
+		}
+	}
+	if err := l.rdb.ZRem(ctx, l.keys.Outbox(ev.AccountID), ev.ID).Err(); err != nil {
+		return fmt.Errorf("events: clear outbox %s: %w", ev.ID, err)
+	}
+	return nil
+}
+
+// Jobs is the log's background work: the outbox drain loop.
+func (l *Log) Jobs() jobs.Set {
+	return jobs.Set{Loops: []func(context.Context){l.drainLoop}}
+}
+
+func (l *Log) drainLoop(ctx context.Context) {
+	t := time.NewTicker(l.opts.DrainEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := l.DrainOutbox(ctx); err != nil {
+				l.opts.Log.Warn("events: drain outbox", "err", err)
+			} else if n > 0 {
+				l.opts.Log.Info("events: handed on events left in the outbox", "count", n)
+			}
+		}
+	}
+}
+
+// DrainOutbox hands on the events that stayed in their account's outbox
+// for longer than DrainGrace, and returns how many it handed on.
+func (l *Log) DrainOutbox(ctx context.Context) (int, error) {
+	es := l.next()
+	if len(es) == 0 {
+		return 0, nil
+	}
+	accounts, err := l.rdb.SMembers(ctx, l.keys.Accounts()).Result()
+	if err != nil {
+		return 0, fmt.Errorf("events: list accounts: %w", err)
+	}
+	cutoff := l.opts.Now().Add(-l.opts.DrainGrace).UnixMilli()
+	done := 0
+	for _, acct := range accounts {
+		stuck, err := l.rdb.ZRangeByScore(ctx, l.keys.Outbox(acct), &redis.ZRangeBy{
+			Min: "-inf", Max: strconv.FormatInt(cutoff, 10), Count: 500,
+		}).Result()
+		if err != nil {
+			return done, fmt.Errorf("events: read outbox: %w", err)
+		}
+		for _, id := range stuck {
+			ev, err := l.Get(ctx, acct, id)
+			if apperr.IsCode(err, apperr.CodeNotFound) {
+				_ = l.rdb.ZRem(ctx, l.keys.Outbox(acct), id).Err() // past retention
+				continue
+			}
+			if err != nil {
+				return done, err
+			}
+			if err := l.forward(ctx, es, ev); err != nil {
+				return done, err
+			}
+			done++
+		}
+	}
+	return done, nil
+}
