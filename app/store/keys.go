@@ -19,7 +19,7 @@ func (k Keys) account(acct string) string { return k.prefix + ":{" + acct + "}:"
 
 // ---- global keys (not per account: looked up before the account is known)
 
-// APIKeyIndex maps a key's SHA-256 (hex) to "acc_id key_id". STRING.
+// APIKeyIndex maps a key's SHA-256 (hex) to "acc_id key_id usr_id". STRING.
 func (k Keys) APIKeyIndex(hash string) string { return k.prefix + ":apikey:" + hash }
 
 // UserEmail maps a lower-cased login email to "acc_id usr_id". STRING.
@@ -53,8 +53,8 @@ func (k Keys) EventTypes(acct string) string { return k.account(acct) + "evtypes
 
 // ---- event log
 
-// Event is one event: its envelope JSON and its cause (chain, hop, key_id,
-// endpoint, resource), expiring with the log's age limit. HASH.
+// Event is one event: its envelope JSON and its cause (chain, hop,
+// credential, resource), expiring with the log's age limit. HASH.
 func (k Keys) Event(acct, id string) string { return k.account(acct) + "evt:" + id }
 
 // Events indexes the account's events. ZSET, score 0, members event ids (lexical = time order).
@@ -77,8 +77,8 @@ func (k Keys) CustomerEmails(acct string) string { return k.account(acct) + "cus
 // ---- idempotency
 
 // Idempotency holds one idempotency record (state, fingerprint, status,
-// content_type, body), expiring after 24 h. HASH. keyHash is the SHA-256 of
-// the client's Idempotency-Key and the caller's key id.
+// content_type, body), expiring after 24 h. HASH. keyHash is the SHA-256
+// (hex) of the client's Idempotency-Key.
 func (k Keys) Idempotency(acct, keyHash string) string { return k.account(acct) + "idem:" + keyHash }
 
 // ---- outbound: webhooks and deliveries
@@ -120,8 +120,9 @@ func (k Keys) EventsByResource(acct, resource string) string {
 	return k.account(acct) + "evts:res:" + resource
 }
 
-// EventReceivers holds the ids of the webhooks an event was fanned out to,
-// expiring with the event. SET.
+// EventReceivers holds the subscriptions an event was fanned out to, each
+// as "whk_id credential owner_id" ("-" for a webhook made without a
+// credential), expiring with the delivery log. SET.
 func (k Keys) EventReceivers(acct, evt string) string { return k.account(acct) + "evt:" + evt + ":rcv" }
 
 // Incident is one loop incident (kind, status, resource, chain, credential
@@ -146,7 +147,7 @@ func (k Keys) Suppressions(acct, resource string) string {
 	return k.account(acct) + "loop:sup:" + resource
 }
 
-// Paused marks a writer (a "key:key_…" or "endpoint:inb_…" subject) paused
+// Paused marks a writer (its credential, "key:key_…" or "endpoint:inb_…") paused
 // by the circuit breaker; the value is the incident id. STRING.
 func (k Keys) Paused(acct, subject string) string { return k.account(acct) + "loop:paused:" + subject }
 
@@ -185,6 +186,6 @@ func (k Keys) InboundIdempotency(acct, endpoint, keyHash string) string {
 
 // Outbox holds the account's events recorded but not yet handed to
 // delivery. ZSET, score the time recorded in Unix ms, member the event id.
-// An event leaves it once fan-out made its deliveries; the reconciler
-// hands on what stays.
+// An event leaves it once every emitter accepted it; the event log's drain
+// loop hands on what stays.
 func (k Keys) Outbox(acct string) string { return k.account(acct) + "outbox" }
