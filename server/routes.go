@@ -24,7 +24,7 @@ func (s *Server) routes(app *fiber.App) {
 
 	v1 := app.Group("/v1",
 		httpapi.Authenticate(s.Accounts.Authenticate),
-		s.Idem.Middleware(func(c *fiber.Ctx) string { return httpapi.Principal(c).AccountID }),
+		s.Idem.Middleware(httpapi.Principal),
 	)
 	need := httpapi.Need(httpapi.Require)
 	s.Accounts.Register(v1, need)

@@ -6,6 +6,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/hookline/hookline/app/httpapi"
+	"github.com/hookline/hookline/app/idempotency"
 )
 
 type handlers struct{ svc *Service }
@@ -72,6 +73,9 @@ func (h *handlers) createKey(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	// A replay of this create answers the key without its secret: the raw
+	// key is shown once and never stored, not even for replays.
+	idempotency.ReplayAs(c, newKeyResponse(k))
 	return c.Status(fiber.StatusCreated).JSON(keyCreated{keyResponse: newKeyResponse(k), APIKey: raw})
 }
 

@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -51,14 +52,14 @@ func New(rdb redis.UniversalClient, keys store.Keys, opts Options) *Store {
 
 // claim atomically creates an in-flight record or returns the existing one.
 // KEYS[1] record key; ARGV[1] fingerprint, ARGV[2] lease in ms.
-// Returns {} when claimed, else {state, fingerprint, status, ctype, body, location}.
+// Returns {} when claimed, else {state, fingerprint, status, ctype, body, location, perms}.
 var claim = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('HSET', KEYS[1], 'state', 'inflight', 'fp', ARGV[1])
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return {}
 end
-return redis.call('HMGET', KEYS[1], 'state', 'fp', 'status', 'ctype', 'body', 'location')
+return redis.call('HMGET', KEYS[1], 'state', 'fp', 'status', 'ctype', 'body', 'location', 'perms')
 `)
 
 // Record is one idempotent request: the fingerprint it was claimed with
@@ -70,6 +71,9 @@ type Record struct {
 	ContentType string
 	Body        []byte
 	Location    string
+	// Perms are the permissions the caller held when the response was
+	// made (the middleware's records; empty for others).
+	Perms []string
 }
 
 // Claim takes the record key for a request with fingerprint fp for the
@@ -93,14 +97,19 @@ func (s *Store) Claim(ctx context.Context, key, fp string) (r Record, claimed bo
 		return ""
 	}
 	status, _ := strconv.Atoi(str(2))
+	var perms []string
+	if p := str(6); p != "" {
+		perms = strings.Split(p, ",")
+	}
 	return Record{Fingerprint: str(1), Done: str(0) == "done", Status: status, ContentType: str(3),
-		Body: []byte(str(4)), Location: str(5)}, false, nil
+		Body: []byte(str(4)), Location: str(5), Perms: perms}, false, nil
 }
 
 // Finish stores the response of a claimed key for the TTL.
 func (s *Store) Finish(ctx context.Context, key string, r Record) error {
 	pipe := s.rdb.TxPipeline()
-	pipe.HSet(ctx, key, "state", "done", "status", r.Status, "ctype", r.ContentType, "body", r.Body, "location", r.Location)
+	pipe.HSet(ctx, key, "state", "done", "status", r.Status, "ctype", r.ContentType, "body", r.Body,
+		"location", r.Location, "perms", strings.Join(r.Perms, ","))
 	pipe.PExpire(ctx, key, s.opts.TTL)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("idempotency: store response: %w", err)

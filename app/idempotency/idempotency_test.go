@@ -13,6 +13,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/hookline/hookline/app/auth"
 	"github.com/hookline/hookline/app/httpapi"
 	"github.com/hookline/hookline/app/idempotency"
 	"github.com/hookline/hookline/app/store"
@@ -36,7 +37,9 @@ func newTestApp(t *testing.T) (*testApp, *idempotency.Store) {
 	ta := &testApp{hold: make(chan struct{})}
 	close(ta.hold)
 	app := fiber.New(fiber.Config{ErrorHandler: httpapi.ErrorHandler(slog.New(slog.NewTextHandler(io.Discard, nil)))})
-	app.Use(st.Middleware(func(c *fiber.Ctx) string { return c.Get("X-Account") }))
+	app.Use(st.Middleware(func(c *fiber.Ctx) auth.Principal {
+		return auth.Principal{AccountID: c.Get("X-Account"), Credential: auth.Credential{Kind: auth.KindKey, ID: "key_test"}}
+	}))
 	app.Post("/things", func(c *fiber.Ctx) error {
 		n := ta.calls.Add(1)
 		<-ta.hold

@@ -4,15 +4,34 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/hookline/hookline/app/apperr"
+	"github.com/hookline/hookline/app/auth"
+	"github.com/hookline/hookline/app/perm"
 	"github.com/hookline/hookline/app/validate"
 )
 
-// Middleware returns the Fiber handler. account returns the caller's account
-// id; it runs after authentication.
-func (s *Store) Middleware(account func(*fiber.Ctx) string) fiber.Handler {
+type localKey int
+
+const localReplayAs localKey = 0
+
+// ReplayAs sets what a replay of this request answers instead of the
+// response sent now: a handler whose response carries a secret shown once
+// (a raw API key, a signing secret, a token) passes the same resource
+// without it, so the secret is never stored. The replay keeps the status
+// and says Idempotent-Replayed: true.
+func ReplayAs(c *fiber.Ctx, v any) { c.Locals(localReplayAs, v) }
+
+// Middleware returns the Fiber handler; it runs after authentication.
+// Records are scoped to the caller's credential: another key of the same
+// account never replays, or learns of, a response it did not cause. A
+// replay also needs every permission the credential held when the record
+// was made, so a stored response never carries more authority than its
+// caller has now.
+func (s *Store) Middleware(principal func(*fiber.Ctx) auth.Principal) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		key := c.Get(HeaderKey)
 		if key == "" || c.Method() == fiber.MethodGet || c.Method() == fiber.MethodHead {
@@ -21,9 +40,8 @@ func (s *Store) Middleware(account func(*fiber.Ctx) string) fiber.Handler {
 		if len(key) > 255 || !validate.Printable(key) {
 			return apperr.InvalidField(HeaderKey, "must be 1 to 255 printable ASCII characters")
 		}
-		acct := account(c)
-		kh := sha256.Sum256([]byte(key))
-		rk := s.keys.Idempotency(acct, hex.EncodeToString(kh[:]))
+		p := principal(c)
+		rk := s.keys.Idempotency(p.AccountID, scopeHash(p.Credential.String(), key))
 		fp := fingerprint(c)
 
 		ctx := c.UserContext()
@@ -32,6 +50,9 @@ func (s *Store) Middleware(account func(*fiber.Ctx) string) fiber.Handler {
 			return err
 		}
 		if !claimed {
+			if r.Done && p.Perms.Missing(perm.NewSet(r.Perms...)) != "" {
+				return apperr.Conflict("the permissions of this credential changed since this Idempotency-Key was used; send the request with a new key")
+			}
 			if r.Fingerprint != fp {
 				return apperr.New(apperr.CodeIdempotencyReuse,
 					"this Idempotency-Key was used with a different request; use a new key")
@@ -64,9 +85,26 @@ func (s *Store) Middleware(account func(*fiber.Ctx) string) fiber.Handler {
 		if status >= 500 {
 			return s.Release(ctx, rk)
 		}
-		return s.Finish(ctx, rk, Record{Status: status,
-			ContentType: string(c.Response().Header.ContentType()), Body: c.Response().Body()})
+		body := c.Response().Body()
+		if v := c.Locals(localReplayAs); v != nil {
+			if body, err = json.Marshal(v); err != nil {
+				_ = s.Release(ctx, rk)
+				return fmt.Errorf("idempotency: encode replay body: %w", err)
+			}
+		}
+		return s.Finish(ctx, rk, Record{Status: status, Perms: p.Perms.List(),
+			ContentType: string(c.Response().Header.ContentType()), Body: body})
 	}
+}
+
+// scopeHash names a record by the credential that made it and the
+// client's key, so keys of different credentials never meet.
+func scopeHash(credential, key string) string {
+	h := sha256.New()
+	h.Write([]byte(credential))
+	h.Write([]byte{0})
+	h.Write([]byte(key))
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // fingerprint identifies the request: method, path, query and body.

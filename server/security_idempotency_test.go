@@ -1,0 +1,80 @@
+package server_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/hookline/hookline/internal/apitest"
+)
+
+// F1 (security review, probe E1): a low-privilege key replayed the owner's
+// POST /v1/keys with the same Idempotency-Key and body and got the raw
+// manage:keys key back. Records are now scoped to the credential, secrets
+// shown once are never stored, and a replay needs the permissions the
+// record was made with.
+func TestIdempotency_F1_NoReplayAcrossCredentialsNoStoredSecrets(t *testing.T) {
+	t.Parallel()
+	api := apitest.New(t)
+	acct := api.NewAccount("A")
+	low := api.Key(acct, "read:customer")
+	body := map[string]any{"name": "zapier", "permissions": []string{"manage:keys", "read:customer", "subscribe:webhook"}}
+
+	first := api.Do("POST", "/v1/keys", acct.Key, body, "Idempotency-Key", "order-1").Want(201)
+	raw := first.Str("api_key")
+
+	// Another key of the account: its own request, refused on its own merits.
+	r := api.Do("POST", "/v1/keys", low, body, "Idempotency-Key", "order-1").Want(403)
+	if r.Header.Get("Idempotent-Replayed") != "" || strings.Contains(string(r.Body), "hk_") {
+		t.Fatalf("low key got a replay: %s", r.Body)
+	}
+	// Nor is the key an existence oracle for another credential's records:
+	// a different body under the owner's key is not "reused" for this one.
+	low2 := api.Key(acct, "read:customer")
+	api.Do("POST", "/v1/customers", low2, map[string]any{}, "Idempotency-Key", "order-1").Want(403)
+
+	// The owner's own replay answers the key without its secret.
+	again := api.Do("POST", "/v1/keys", acct.Key, body, "Idempotency-Key", "order-1").Want(201)
+	if again.Header.Get("Idempotent-Replayed") != "true" || again.Str("id") != first.Str("id") {
+		t.Fatalf("owner replay: %q %s", again.Header.Get("Idempotent-Replayed"), again.Body)
+	}
+	if strings.Contains(string(again.Body), "api_key") || strings.Contains(string(again.Body), raw) {
+		t.Fatalf("replay carries the secret: %s", again.Body)
+	}
+	// Nothing in Redis holds the raw key.
+	ctx := context.Background()
+	rdb := api.Server.Redis
+	iter := rdb.Scan(ctx, 0, "*", 1000).Iterator()
+	for iter.Next(ctx) {
+		k := iter.Val()
+		if typ, _ := rdb.Type(ctx, k).Result(); typ != "hash" {
+			continue
+		}
+		vals, _ := rdb.HGetAll(ctx, k).Result()
+		for f, v := range vals {
+			if strings.Contains(v, raw) {
+				t.Fatalf("Redis %s field %s holds the raw key", k, f)
+			}
+		}
+	}
+}
+
+// A replay needs the permissions its record was made with: a credential
+// that lost one since cannot read back what it could once create.
+func TestIdempotency_ReplayNeedsTheRecordsPermissions(t *testing.T) {
+	t.Parallel()
+	api := apitest.New(t)
+	acct := api.NewAccount("A")
+	k := api.Key(acct, "create:customer", "read:customer")
+	body := map[string]any{"name": "Ann", "email": "ann@example.com"}
+	api.Do("POST", "/v1/customers", k, body, "Idempotency-Key", "c-1").Want(201)
+	api.Do("POST", "/v1/customers", k, body, "Idempotency-Key", "c-1").Want(201)
+
+	ctx := context.Background()
+	if err := api.Server.Redis.HSet(ctx, api.Server.Keys.User(acct.ID, acct.UserID), "perms", "create:customer").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if code := api.Do("POST", "/v1/customers", k, body, "Idempotency-Key", "c-1").Want(409).ErrorCode(); code != "conflict" {
+		t.Fatalf("code %q, want conflict", code)
+	}
+}
