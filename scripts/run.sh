@@ -250,7 +250,7 @@ if [ -z "$API_KEY" ]; then
   EMAIL=demo@hookline.local
   for attempt in 1 2 3; do
     set +e
-    out=$("$BIN" admin create-account --name "Demo Studio" --email "$EMAIL" --password "$PASSWORD" 2>&1 </dev/null)
+    out=$(HOOKLINE_ADMIN_PASSWORD="$PASSWORD" "$BIN" admin create-account --name "Demo Studio" --email "$EMAIL" 2>&1 </dev/null)
     code=$?
     set -e
     if [ $code = 0 ]; then break; fi

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -105,4 +106,27 @@ func TestReadyz_RedisDown(t *testing.T) {
 		t.Fatalf("code %q", r.ErrorCode())
 	}
 	_, _ = io.Discard.Write(nil)
+}
+
+// F24 and F22: every answer (success or error) says nosniff and no-store,
+// and an unauthenticated multipart body is refused for its missing key, not
+// parsed first.
+func TestHardeningHeadersAndNoPreParse(t *testing.T) {
+	t.Parallel()
+	api := apitest.New(t)
+	acct := api.NewAccount("A")
+	for _, r := range []*apitest.Resp{
+		api.Do("GET", "/v1/me", acct.Key, nil).Want(200),
+		api.Do("GET", "/v1/me", "", nil).Want(401),
+	} {
+		if r.Header.Get("X-Content-Type-Options") != "nosniff" || r.Header.Get("Cache-Control") != "no-store" {
+			t.Fatalf("headers %v lack nosniff/no-store", r.Header)
+		}
+	}
+	var b strings.Builder
+	for i := 0; i < 1200; i++ {
+		fmt.Fprintf(&b, "--XX\r\nContent-Disposition: form-data; name=\"f%d\"\r\n\r\nv\r\n", i)
+	}
+	b.WriteString("--XX--\r\n")
+	api.Do("POST", "/v1/customers", "", b.String(), "Content-Type", "multipart/form-data; boundary=XX").Want(401)
 }

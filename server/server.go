@@ -148,8 +148,21 @@ func (s *Server) HTTP() *fiber.App {
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           120 * time.Second,
+		// The app parses the multipart forms it accepts (/in/{token}) itself,
+		// after authentication; fasthttp must not parse every request's
+		// parts before any handler runs.
+		DisablePreParseMultipartForm: true,
 	})
-	app.Use(httpapi.Observe(s.Log, httpapi.NewMetrics(s.Registry)), httpapi.LimitBody(BodyLimit))
+	app.Use(httpapi.Observe(s.Log, httpapi.NewMetrics(s.Registry)), httpapi.LimitBody(BodyLimit), hardening)
 	s.routes(app)
 	return app
+}
+
+// hardening sets the headers every answer carries: no MIME sniffing, and
+// no caching of anything (API answers carry records, raw keys and secrets
+// shown once).
+func hardening(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Next()
 }

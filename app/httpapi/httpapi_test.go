@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -100,5 +101,41 @@ func TestDecodeBytes(t *testing.T) {
 				t.Fatalf("fields %v, want %s: %s", ae.fields, tc.field, tc.message)
 			}
 		})
+	}
+}
+
+// F10 (probe E9): a Hookline-Chain with a control character was carried
+// into every delivery the write caused, and each failed in Go's client. A
+// malformed chain now starts a new one.
+func TestCausality_RefusesUnsafeChains(t *testing.T) {
+	app := fiber.New()
+	app.Get("/", func(c *fiber.Ctx) error {
+		chain, hop, ok := httpapi.Causality(c)
+		return c.SendString(fmt.Sprintf("%s|%d|%v", chain, hop, ok))
+	})
+	tests := []struct{ chain, hop, want string }{
+		{"chn_01jd9q6m3v6f0t1r2y3x4z5a6b", "2", "chn_01jd9q6m3v6f0t1r2y3x4z5a6b|2|true"},
+		{"partner-chain_1", "0", "partner-chain_1|0|true"},
+		{"bad\x01chain", "0", "|0|false"},
+		{"has space", "1", "|0|false"},
+		{"a;b", "1", "|0|false"},
+		{strings.Repeat("a", 65), "1", "|0|false"},
+		{"chn_x", "", "|0|false"},
+		{"chn_x", "-1", "|0|false"},
+	}
+	for _, tc := range tests {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.Header.Set("Hookline-Chain", tc.chain)
+		if tc.hop != "" {
+			req.Header.Set("Hookline-Hop", tc.hop)
+		}
+		res, err := app.Test(req, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		if string(body) != tc.want {
+			t.Errorf("chain %q hop %q: got %q, want %q", tc.chain, tc.hop, body, tc.want)
+		}
 	}
 }

@@ -46,10 +46,14 @@ const (
 )
 
 // Causality reads Hookline-Chain and Hookline-Hop. ok is false unless both
-// are present and well formed; a half-sent pair starts a new chain.
+// are present and well formed; a half-sent or malformed pair starts a new
+// chain. The chain is sent on in every delivery the write causes, so it
+// must be a safe header value: 1 to 64 of [A-Za-z0-9_-] (Hookline's own
+// are chn_…); anything else (control characters, spaces) would make every
+// one of those deliveries fail.
 func Causality(c *fiber.Ctx) (chain string, hop int, ok bool) {
 	chain, raw := strings.TrimSpace(c.Get(HeaderChain)), strings.TrimSpace(c.Get(HeaderHop))
-	if chain == "" || raw == "" || len(chain) > 64 {
+	if raw == "" || !validChain(chain) {
 		return "", 0, false
 	}
 	n, err := strconv.Atoi(raw)
@@ -57,6 +61,19 @@ func Causality(c *fiber.Ctx) (chain string, hop int, ok bool) {
 		return "", 0, false
 	}
 	return strings.Clone(chain), n, true
+}
+
+func validChain(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '-' || c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 // RequestID returns the current request's id ("" before the middleware ran).

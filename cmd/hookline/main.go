@@ -39,7 +39,7 @@ commands:
   serve                 run the API and the delivery worker in one process
   api                   run the API only
   worker                run the delivery worker only
-  admin create-account  --name NAME --email EMAIL --password PASSWORD
+  admin create-account  --name NAME --email EMAIL   (password from HOOKLINE_ADMIN_PASSWORD)
   admin create-key      --account ID --name NAME --permissions p1,p2
   admin check-key       --key KEY   (exit 0 when the key authenticates)
   version
@@ -67,7 +67,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "serve", "api", "worker":
 		return runServer(ctx, args[0], cfg, log, stdout, stderr)
 	case "admin":
-		return runAdmin(ctx, args[1:], cfg, log, stdout, stderr)
+		return runAdmin(ctx, args[1:], cfg, getenv, log, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, Version)
 		return 0
@@ -167,7 +167,7 @@ func runServer(ctx context.Context, role string, cfg config.Config, log *slog.Lo
 	return code
 }
 
-func runAdmin(ctx context.Context, args []string, cfg config.Config, log *slog.Logger, stdout, stderr io.Writer) int {
+func runAdmin(ctx context.Context, args []string, cfg config.Config, getenv func(string) string, log *slog.Logger, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -179,7 +179,7 @@ func runAdmin(ctx context.Context, args []string, cfg config.Config, log *slog.L
 	case "create-account":
 		fs.StringVar(&name, "name", "", "account name")
 		fs.StringVar(&email, "email", "", "owner's login email")
-		fs.StringVar(&password, "password", "", "owner's password (at least 8 characters)")
+		fs.StringVar(&password, "password", "", "owner's password; avoid: visible in ps and shell history (use HOOKLINE_ADMIN_PASSWORD)")
 	case "create-key":
 		fs.StringVar(&account, "account", "", "account id (acc_…)")
 		fs.StringVar(&name, "name", "", "key name")
@@ -196,6 +196,16 @@ func runAdmin(ctx context.Context, args []string, cfg config.Config, log *slog.L
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "hookline: unexpected arguments: %s\n", strings.Join(fs.Args(), " "))
 		return 2
+	}
+	if args[0] == "create-account" {
+		// A password on the command line is visible to every user of the
+		// machine (ps) and stays in shell history: the environment is the
+		// way; the flag stays, with a warning, for old scripts.
+		if password != "" {
+			fmt.Fprintln(stderr, "hookline: warning: --password is visible to other users (ps, shell history); set HOOKLINE_ADMIN_PASSWORD instead")
+		} else {
+			password = getenv("HOOKLINE_ADMIN_PASSWORD")
+		}
 	}
 	rdb, ok := connect(ctx, cfg, log, stderr)
 	if !ok {

@@ -22,7 +22,9 @@ func TestAdminCreateAccountAndKey(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{"HOOKLINE_REDIS_URL": redistest.URL(t), "HOOKLINE_MODE": "development"}
 	var out, errb bytes.Buffer
-	code := run(context.Background(), []string{"admin", "create-account", "--name", "Studio", "--email", "o@example.com", "--password", "correct horse"}, envOf(env), &out, &errb)
+	// The password comes from the environment, never from argv (F26).
+	env["HOOKLINE_ADMIN_PASSWORD"] = "correct horse"
+	code := run(context.Background(), []string{"admin", "create-account", "--name", "Studio", "--email", "o@example.com"}, envOf(env), &out, &errb)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
@@ -33,6 +35,9 @@ func TestAdminCreateAccountAndKey(t *testing.T) {
 	}
 	if strings.Count(strings.TrimSpace(out.String()), "\n") != 0 {
 		t.Fatalf("stdout has more than one line: %q", out.String())
+	}
+	if strings.Contains(errb.String(), "warning") {
+		t.Fatalf("a password from the environment warned: %s", errb.String())
 	}
 
 	out.Reset()
@@ -165,5 +170,17 @@ func TestServeAndGracefulShutdown(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), `"msg":"stopped"`) {
 		t.Fatalf("no clean stop in logs:\n%s", logs.String())
+	}
+}
+
+// F26: a password on the command line still works for old scripts, but
+// warns that ps and shell history show it.
+func TestAdminCreateAccount_PasswordFlagWarns(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"HOOKLINE_REDIS_URL": redistest.URL(t), "HOOKLINE_MODE": "development"}
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"admin", "create-account", "--name", "S", "--email", "w@example.com", "--password", "password1"}, envOf(env), &out, &errb)
+	if code != 0 || !strings.Contains(errb.String(), "HOOKLINE_ADMIN_PASSWORD") {
+		t.Fatalf("exit %d, stderr %q: want success and a warning naming HOOKLINE_ADMIN_PASSWORD", code, errb.String())
 	}
 }

@@ -144,8 +144,8 @@ const start = async () => {
 
     const { stdout } = await execFileP(
       bin,
-      ['admin', 'create-account', '--name', 'Zap', '--email', 'zap@example.com', '--password', 'password123'],
-      { env },
+      ['admin', 'create-account', '--name', 'Zap', '--email', 'zap@example.com'],
+      { env: { ...env, HOOKLINE_ADMIN_PASSWORD: 'password123' } },
     );
     const account = JSON.parse(stdout);
 

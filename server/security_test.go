@@ -78,3 +78,33 @@ func TestIdempotency_ReplayNeedsTheRecordsPermissions(t *testing.T) {
 		t.Fatalf("code %q, want conflict", code)
 	}
 }
+
+// F9 (probe E8): the loop guard of the core write routes matched URL paths
+// case-sensitively while routing did not, so /v1/Customers escaped it. The
+// guard is now part of the write itself (events.WriteGuard), whatever the
+// path's case.
+func TestLoopGuard_F9_CaseVariantPathsAreGuarded(t *testing.T) {
+	t.Parallel()
+	api := apitest.New(t)
+	acct := api.NewAccount("A")
+	body := map[string]any{"name": "Ann", "email": "ann@example.com"}
+	for _, path := range []string{"/v1/customers", "/v1/Customers", "/V1/CUSTOMERS"} {
+		if code := api.Probe("POST", path, acct.Key, body, "Hookline-Chain", "chn_test", "Hookline-Hop", "9").Want(508).ErrorCode(); code != "loop_detected" {
+			t.Fatalf("%s: code %q", path, code)
+		}
+	}
+	keyID := api.Do("GET", "/v1/me", acct.Key, nil).Want(200).Map()["key"].(map[string]any)["id"].(string)
+	ctx := context.Background()
+	if err := api.Server.Redis.Set(ctx, api.Server.Keys.Paused(acct.ID, "key:"+keyID), "inc_test", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, req := range [][2]string{{"POST", "/v1/CUSTOMERS"}, {"POST", "/v1/customers"}, {"POST", "/V1/EVENTS"}, {"PATCH", "/v1/Customers/cus_01jd9q6m3v6f0t1r2y3x4z5a6b"}} {
+		var b any = body
+		if strings.HasSuffix(strings.ToLower(req[1]), "events") {
+			b = map[string]any{"type": "invoice.paid", "data": map[string]any{}}
+		}
+		if code := api.Probe(req[0], req[1], acct.Key, b).Want(403).ErrorCode(); code != "loop_suspended" {
+			t.Fatalf("%s %s: code %q, want loop_suspended", req[0], req[1], code)
+		}
+	}
+}
