@@ -8,7 +8,8 @@
 package inbound
 
 import (
-	"encoding/json"
+	"github.com/hookline/hookline/app/customers"
+	"github.com/hookline/hookline/app/events"
 )
 
 // Origin says what caused a write; who writes is the principal's
@@ -21,10 +22,30 @@ type Origin struct {
 	HasChain bool
 }
 
-// Result is an action's outcome, rendered by the caller.
-type Result struct {
-	Status     int             // 200 or 201
-	Body       json.RawMessage // the JSON response body
-	ResourceID string          // the resource created, changed or found, if one
-	Echo       bool            // the write was suppressed as an echo or flip-flop
+// Outcome is what an action did, for each surface to render (Response is
+// the JSON rendering). Exactly one of Customer, Customers and Event is set,
+// by the kind of action.
+type Outcome struct {
+	Action string // the action that ran
+	// Customer is the customer written, found for an echo, or deleted (as
+	// it was), for the customer actions except find_customer.
+	Customer *customers.Customer
+	// Customers are find_customer's matches, possibly none.
+	Customers []customers.Customer
+	// Event is the event publish_event published.
+	Event *events.Event
+	// Created is true when the action created its resource.
+	Created bool
+	// Echo is true when the write was suppressed as an echo or flip-flop of
+	// a state Hookline had just sent out: nothing changed.
+	Echo bool
+}
+
+// ResourceID is the id of the customer the action created, changed,
+// deleted or matched as an echo; "" for find_customer and publish_event.
+func (o Outcome) ResourceID() string {
+	if o.Customer == nil {
+		return ""
+	}
+	return o.Customer.ID
 }

@@ -30,6 +30,29 @@ type Incident struct {
 	ResolvedAt time.Time
 }
 
+// Pausing reports whether the incident keeps a writer paused now: it
+// paused one and is still open.
+func (inc Incident) Pausing() bool { return inc.Paused != "" && inc.Status == "open" }
+
+// Message is the incident told to the account's users: which writer kept
+// echoing which resource, how many writes were suppressed, and whether the
+// writer stays paused until the incident is resolved.
+func (inc Incident) Message() string {
+	writer := "a writer"
+	switch {
+	case inc.Endpoint != "":
+		writer = "inbound endpoint " + inc.Endpoint
+	case inc.Credential != "":
+		writer = "API key " + inc.Credential
+	}
+	msg := writer + " kept writing back states of " + inc.Resource + " that Hookline had just sent it; " +
+		strconv.Itoa(inc.Suppressed) + " such writes were suppressed."
+	if inc.Pausing() {
+		msg += " It is paused until this incident is resolved."
+	}
+	return msg
+}
+
 func incidentFrom(m map[string]string, refs []string) Incident {
 	n, _ := strconv.Atoi(m["suppressed"])
 	inc := Incident{ID: m["id"], Status: m["status"], Resource: m["resource"], Chain: m["chain"],

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hookline/hookline/internal/apitest"
 	"github.com/hookline/hookline/internal/receiver"
+	"github.com/hookline/hookline/outbound"
 )
 
 func TestDelivery_POSTSignedAndVerifiedIndependently(t *testing.T) {
@@ -355,5 +356,24 @@ func TestRateLimitSpreadsDeliveries(t *testing.T) {
 		if d.Attempts != 1 {
 			t.Fatalf("delivery %+v: a rate-limited wait must not use an attempt", d)
 		}
+	}
+}
+
+// An attempt's start and duration come from the one injected clock: with a
+// clock stopped an hour ago, the attempt starts then and takes no time
+// (read against the real clock, it would seem to take an hour).
+func TestDelivery_DurationUsesTheInjectedClock(t *testing.T) {
+	t.Parallel()
+	stopped := time.Now().Add(-time.Hour).UTC().Truncate(time.Millisecond)
+	f := newFixture(t, apitest.WithOutbound(func(o *outbound.Options) { o.Now = func() time.Time { return stopped } }))
+	recv := receiver.New(t)
+	w := f.webhook(t, recv, nil)
+	f.Do("POST", "/v1/webhooks/"+w.ID+"/test", f.acct.Key, nil).Want(202)
+	d := f.waitStatus(t, w.ID, "webhook.test", "delivered", 10*time.Second)
+	if len(d.AttemptLog) != 1 {
+		t.Fatalf("got %d attempts, want 1", len(d.AttemptLog))
+	}
+	if a := d.AttemptLog[0]; !a.StartedAt.Equal(stopped) || a.DurationMS != 0 {
+		t.Fatalf("got started_at %s and duration_ms %d, want %s and 0", a.StartedAt, a.DurationMS, stopped)
 	}
 }

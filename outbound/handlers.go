@@ -8,7 +8,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/hookline/hookline/app/httpapi"
-	"github.com/hookline/hookline/app/redact"
 )
 
 type handlers struct{ svc *Service }
@@ -52,21 +51,17 @@ func formatDuration(d time.Duration) string {
 	return s
 }
 
+// newWebhookResponse renders the shown view of a webhook (Webhook.Shown):
+// no secret and no sensitive header value leaves through it.
 func newWebhookResponse(w Webhook, now time.Time) webhookResponse {
-	hdr := make(map[string]string, len(w.Headers))
-	for k, v := range w.Headers {
-		if redact.SensitiveHeader(k) {
-			v = Redacted
-		}
-		hdr[k] = v
-	}
+	w = w.Shown()
 	sched := make([]string, len(w.RetrySchedule))
 	for i, d := range w.RetrySchedule {
 		sched[i] = formatDuration(d)
 	}
 	r := webhookResponse{
 		ID: w.ID, Name: w.Name, URL: w.URL, Method: w.Method, Events: w.Events,
-		Auth: authResponse{Type: w.Auth.Type, Username: w.Auth.Username}, Headers: hdr,
+		Auth: authResponse{Type: w.Auth.Type, Username: w.Auth.Username}, Headers: w.Headers,
 		RetrySchedule: sched, Timeout: formatDuration(w.Timeout), RateLimit: w.RateLimit, Active: w.Active,
 		DisabledAt: httpapi.Time(w.DisabledAt), ConsecutiveFailures: w.ConsecutiveFailures,
 		Source: w.Source, OwnerID: w.OwnerID, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
@@ -74,7 +69,7 @@ func newWebhookResponse(w Webhook, now time.Time) webhookResponse {
 	if w.DisabledReason != "" {
 		r.DisabledReason = &w.DisabledReason
 	}
-	if w.PrevSecret != "" && now.Before(w.PrevSecretUntil) {
+	if now.Before(w.PrevSecretUntil) { // zero unless a previous secret exists
 		r.PrevSecretExpiresAt = httpapi.Time(w.PrevSecretUntil)
 	}
 	return r
@@ -98,19 +93,10 @@ func (h *handlers) create(c *fiber.Ctx) error {
 }
 
 func (h *handlers) list(c *fiber.Ctx) error {
-	limit, after, err := httpapi.ListParams(c)
-	if err != nil {
-		return err
-	}
-	ws, next, err := h.svc.Webhooks(c.UserContext(), httpapi.Principal(c), after, limit)
-	if err != nil {
-		return err
-	}
-	out := make([]webhookResponse, len(ws))
-	for i, w := range ws {
-		out[i] = newWebhookResponse(w, h.svc.now())
-	}
-	return c.JSON(httpapi.NewPage(out, next))
+	p, now := httpapi.Principal(c), h.svc.now()
+	return httpapi.List(c, func(after string, limit int) ([]Webhook, string, error) {
+		return h.svc.Webhooks(c.UserContext(), p, after, limit)
+	}, func(w Webhook) webhookResponse { return newWebhookResponse(w, now) })
 }
 
 func (h *handlers) get(c *fiber.Ctx) error {
@@ -196,20 +182,11 @@ func (h *handlers) test(c *fiber.Ctx) error {
 }
 
 func (h *handlers) deliveries(c *fiber.Ctx) error {
-	limit, after, err := httpapi.ListParams(c)
-	if err != nil {
-		return err
-	}
-	ds, next, err := h.svc.Deliveries(c.UserContext(), httpapi.Principal(c), httpapi.Param(c, "id"),
-		httpapi.Query(c, "status"), httpapi.Query(c, "event_type"), after, limit)
-	if err != nil {
-		return err
-	}
-	out := make([]deliveryResponse, len(ds))
-	for i, d := range ds {
-		out[i] = newDeliveryResponse(d)
-	}
-	return c.JSON(httpapi.NewPage(out, next))
+	p, id := httpapi.Principal(c), httpapi.Param(c, "id")
+	status, eventType := httpapi.Query(c, "status"), httpapi.Query(c, "event_type")
+	return httpapi.List(c, func(after string, limit int) ([]Delivery, string, error) {
+		return h.svc.Deliveries(c.UserContext(), p, id, status, eventType, after, limit)
+	}, newDeliveryResponse)
 }
 
 func (h *handlers) delivery(c *fiber.Ctx) error {

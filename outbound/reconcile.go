@@ -8,26 +8,18 @@ import (
 	"github.com/hibiken/asynq"
 )
 
-// reconcileLoop runs Reconcile every ReconcileEvery until ctx ends.
-func (s *Service) reconcileLoop(ctx context.Context) {
-	t := time.NewTicker(s.opts.ReconcileEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if n, err := s.Reconcile(ctx); err != nil {
-				s.opts.Log.Warn("outbound: reconcile", "err", err)
-			} else if n > 0 {
-				s.opts.Log.Info("outbound: reconciled lost deliveries", "count", n)
-			}
-		}
+// reconcileOnce runs Reconcile once, for the worker's loop (Jobs).
+func (s *Service) reconcileOnce(ctx context.Context) {
+	if n, err := s.Reconcile(ctx); err != nil {
+		s.opts.Log.Warn("outbound: reconcile", "err", err)
+	} else if n > 0 {
+		s.opts.Log.Info("outbound: reconciled lost deliveries", "count", n)
 	}
 }
 
-// Reconcile re-enqueues pending deliveries whose task vanished: lost with a Redis restart, archived after an
-// infrastructure error, or orphaned by a worker that died mid-attempt. It checks only deliveries at least
+// Reconcile re-enqueues pending deliveries whose task vanished: lost with
+// a Redis restart, archived after an infrastructure error, or orphaned by a
+// worker that died mid-attempt. It checks only deliveries at least
 // ReconcileGrace past due, and returns how many it re-enqueued. Events
 // recorded but never fanned out are the event log's to hand on again (its
 // outbox); their deliveries then join the due sets checked here.

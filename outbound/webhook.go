@@ -10,6 +10,13 @@
 //	(*Service).RotateSecret / SendTest / Deliveries / Delivery / Redeliver
 //	(*Service).Register                HTTP routes
 //	(*Service).Jobs                    Asynq handler, its queue and the reconciler loop
+//	(*Service).Go / Close              background sends, waited for at shutdown
+//
+// Files by job: service.go (Options, Deps, New, Go, Close), checks.go (input
+// and its checks), webhooks.go (webhook CRUD), lifecycle.go (removal and its
+// hooks, secrets, test sends), fanout.go (Emit), deliveries.go (the
+// delivery log), tasks.go and send.go (one attempt), reconcile.go, and the
+// Redis layer in store.go, store_deliveries.go and store_scripts.go.
 package outbound
 
 import (
@@ -67,6 +74,22 @@ func (w Webhook) Secrets(t time.Time) []string {
 		return []string{w.Secret, w.PrevSecret}
 	}
 	return []string{w.Secret}
+}
+
+// Shown is the webhook as it may be shown back to a client or on a page: a
+// copy with sensitive header values replaced by Redacted (redact.HeaderMap;
+// never nil) and every secret cleared — the signing secrets and the auth
+// password or token. PrevSecretUntil stays while a previous secret exists,
+// so the rotation window can still be shown. CreateWebhook's and
+// RotateSecret's callers read the new secret from the record itself.
+func (w Webhook) Shown() Webhook {
+	w.Headers = redact.HeaderMap(w.Headers)
+	w.Auth.Secret = ""
+	if w.PrevSecret == "" {
+		w.PrevSecretUntil = time.Time{}
+	}
+	w.Secret, w.PrevSecret = "", ""
+	return w
 }
 
 // Subscribes reports whether the webhook takes events of type typ.

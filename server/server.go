@@ -131,6 +131,11 @@ func baseURL(cfg config.Config) string {
 	return cfg.BaseURL.String()
 }
 
+// Close waits for the background work the services started outside the
+// worker (outbound's reverse unsubscribes), bounded by ctx. Call it after
+// the HTTP server and the worker stopped.
+func (s *Server) Close(ctx context.Context) error { return s.Outbound.Close(ctx) }
+
 // Ready reports whether Redis answers.
 func (s *Server) Ready(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)

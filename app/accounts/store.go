@@ -167,27 +167,9 @@ func (s *accountStore) key(ctx context.Context, acct, id string) (APIKey, string
 }
 
 func (s *accountStore) listKeys(ctx context.Context, acct, after string, limit int) ([]APIKey, string, error) {
-	page, next, err := store.PageDesc(ctx, s.rdb, s.keys.APIKeys(acct), after, limit)
-	if err != nil {
-		return nil, "", err
-	}
-	p := s.rdb.Pipeline()
-	cmds := make([]*redis.MapStringStringCmd, len(page))
-	for i, id := range page {
-		cmds[i] = p.HGetAll(ctx, s.keys.APIKey(acct, id))
-	}
-	if len(page) > 0 {
-		if _, err := p.Exec(ctx); err != nil {
-			return nil, "", fmt.Errorf("accounts: list keys: %w", err)
-		}
-	}
-	out := make([]APIKey, 0, len(page))
-	for _, c := range cmds {
-		if m := c.Val(); len(m) > 0 {
-			out = append(out, keyFrom(acct, m))
-		}
-	}
-	return out, next, nil
+	return store.Page(ctx, s.rdb, s.keys.APIKeys(acct), after, limit,
+		func(id string) string { return s.keys.APIKey(acct, id) },
+		func(m map[string]string) APIKey { return keyFrom(acct, m) })
 }
 
 // revokeKey marks the key revoked and removes its lookup index, so the next

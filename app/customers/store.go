@@ -152,23 +152,6 @@ func (s *customerStore) idByEmail(ctx context.Context, acct, email string) (stri
 }
 
 func (s *customerStore) list(ctx context.Context, acct, after string, limit int) ([]Customer, string, error) {
-	page, next, err := store.PageDesc(ctx, s.rdb, s.keys.Customers(acct), after, limit)
-	if err != nil || len(page) == 0 {
-		return []Customer{}, "", err
-	}
-	p := s.rdb.Pipeline()
-	cmds := make([]*redis.MapStringStringCmd, len(page))
-	for i, id := range page {
-		cmds[i] = p.HGetAll(ctx, s.keys.Customer(acct, id))
-	}
-	if _, err := p.Exec(ctx); err != nil {
-		return nil, "", fmt.Errorf("customers: list: %w", err)
-	}
-	out := make([]Customer, 0, len(page))
-	for _, c := range cmds {
-		if m := c.Val(); len(m) > 0 {
-			out = append(out, fromHash(m))
-		}
-	}
-	return out, next, nil
+	return store.Page(ctx, s.rdb, s.keys.Customers(acct), after, limit,
+		func(id string) string { return s.keys.Customer(acct, id) }, fromHash)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -60,23 +59,14 @@ func (l *Log) forward(ctx context.Context, es []Emitter, ev Event) error {
 
 // Jobs is the log's background work: the outbox drain loop.
 func (l *Log) Jobs() jobs.Set {
-	return jobs.Set{Loops: []func(context.Context){l.drainLoop}}
+	return jobs.Set{Loops: []func(context.Context){jobs.Every(l.opts.DrainEvery, l.drainOnce)}}
 }
 
-func (l *Log) drainLoop(ctx context.Context) {
-	t := time.NewTicker(l.opts.DrainEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if n, err := l.DrainOutbox(ctx); err != nil {
-				l.opts.Log.Warn("events: drain outbox", "err", err)
-			} else if n > 0 {
-				l.opts.Log.Info("events: handed on events left in the outbox", "count", n)
-			}
-		}
+func (l *Log) drainOnce(ctx context.Context) {
+	if n, err := l.DrainOutbox(ctx); err != nil {
+		l.opts.Log.Warn("events: drain outbox", "err", err)
+	} else if n > 0 {
+		l.opts.Log.Info("events: handed on events left in the outbox", "count", n)
 	}
 }
 

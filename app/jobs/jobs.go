@@ -5,6 +5,7 @@ package jobs
 
 import (
 	"context"
+	"time"
 
 	"github.com/hibiken/asynq"
 )
@@ -33,4 +34,21 @@ func Merge(sets ...Set) Set {
 		out.Loops = append(out.Loops, s.Loops...)
 	}
 	return out
+}
+
+// Every returns a loop that runs f every d until ctx ends (the first run
+// after d). f logs its own failures.
+func Every(d time.Duration, f func(ctx context.Context)) func(ctx context.Context) {
+	return func(ctx context.Context) {
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				f(ctx)
+			}
+		}
+	}
 }

@@ -163,6 +163,13 @@ func runServer(ctx context.Context, role string, cfg config.Config, log *slog.Lo
 	for _, s := range stops {
 		s()
 	}
+	// Background sends started by requests (Zapier's reverse unsubscribe)
+	// finish before the process exits.
+	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	if err := srv.Close(closeCtx); err != nil {
+		log.Warn("shutdown: background sends", "err", err)
+	}
 	log.Info("stopped")
 	return code
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/app/apperr"
+	"github.com/hookline/hookline/app/auth"
 	"github.com/hookline/hookline/inbound"
 )
 
@@ -49,6 +50,28 @@ type Verification struct {
 	Secret string
 }
 
+// VerificationView is what may be shown of a verification: its settings,
+// never its secret nor the secret's hash. The JSON names are the API's.
+type VerificationView struct {
+	Type      string `json:"type"`
+	Header    string `json:"header,omitempty"`
+	Query     string `json:"query,omitempty"`
+	Username  string `json:"username,omitempty"`
+	Algorithm string `json:"algorithm,omitempty"` // hmac: always sha256
+	Encoding  string `json:"encoding,omitempty"`
+	Prefix    string `json:"prefix,omitempty"`
+}
+
+// View returns what may be shown of v, to anyone who may see its endpoint.
+func (v Verification) View() VerificationView {
+	out := VerificationView{Type: v.Type, Header: v.Header, Query: v.Query, Username: v.Username,
+		Encoding: v.Encoding, Prefix: v.Prefix}
+	if v.Type == VerifyHMAC {
+		out.Algorithm = "sha256"
+	}
+	return out
+}
+
 // Endpoint is one inbound endpoint of an account.
 type Endpoint struct {
 	ID           string
@@ -65,6 +88,12 @@ type Endpoint struct {
 	TokenHash    string // SHA-256 (hex) of the token; the token itself is never kept
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+}
+
+// ownCredential is the endpoint as a credential: its posts act as its owner
+// under it (Credential, by contrast, is what created the endpoint).
+func (e Endpoint) ownCredential() auth.Credential {
+	return auth.Credential{Kind: auth.KindEndpoint, ID: e.ID, Name: "inbound endpoint " + e.Name}
 }
 
 // Request is one logged post to an endpoint.
@@ -124,6 +153,16 @@ func actionNames() string {
 		names[i] = a.Name
 	}
 	return strings.Join(names, ", ")
+}
+
+// lacking returns the first of the action's permissions p does not hold.
+func (a action) lacking(p auth.Principal) (string, bool) {
+	for _, x := range a.perms {
+		if !p.Has(x) {
+			return x, true
+		}
+	}
+	return "", false
 }
 
 func (a action) field(name string) (field, bool) {

@@ -14,42 +14,26 @@ import (
 
 type handlers struct{ svc *Service }
 
-type verificationResponse struct {
-	Type      string `json:"type"`
-	Header    string `json:"header,omitempty"`
-	Query     string `json:"query,omitempty"`
-	Username  string `json:"username,omitempty"`
-	Algorithm string `json:"algorithm,omitempty"`
-	Encoding  string `json:"encoding,omitempty"`
-	Prefix    string `json:"prefix,omitempty"`
-}
-
 type endpointResponse struct {
-	ID           string               `json:"id"`
-	Name         string               `json:"name"`
-	Action       string               `json:"action"`
-	Mapping      Mapping              `json:"mapping"`
-	Verification verificationResponse `json:"verification"`
-	SuccessURL   *string              `json:"success_url"`
-	Paused       bool                 `json:"paused"`
-	RateLimit    int                  `json:"rate_limit"`
-	OwnerID      string               `json:"owner_id"`
-	CreatedAt    time.Time            `json:"created_at"`
-	UpdatedAt    time.Time            `json:"updated_at"`
+	ID           string           `json:"id"`
+	Name         string           `json:"name"`
+	Action       string           `json:"action"`
+	Mapping      Mapping          `json:"mapping"`
+	Verification VerificationView `json:"verification"`
+	SuccessURL   *string          `json:"success_url"`
+	Paused       bool             `json:"paused"`
+	RateLimit    int              `json:"rate_limit"`
+	OwnerID      string           `json:"owner_id"`
+	CreatedAt    time.Time        `json:"created_at"`
+	UpdatedAt    time.Time        `json:"updated_at"`
 }
 
 func newEndpointResponse(e Endpoint) endpointResponse {
-	v := e.Verification
-	vr := verificationResponse{Type: v.Type, Header: v.Header, Query: v.Query, Username: v.Username,
-		Encoding: v.Encoding, Prefix: v.Prefix}
-	if v.Type == VerifyHMAC {
-		vr.Algorithm = "sha256"
-	}
 	m := e.Mapping
 	if m == nil {
 		m = Mapping{}
 	}
-	r := endpointResponse{ID: e.ID, Name: e.Name, Action: e.Action, Mapping: m, Verification: vr,
+	r := endpointResponse{ID: e.ID, Name: e.Name, Action: e.Action, Mapping: m, Verification: e.Verification.View(),
 		Paused: e.Paused, RateLimit: e.RateLimit, OwnerID: e.OwnerID, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
 	if e.SuccessURL != "" {
 		r.SuccessURL = &e.SuccessURL
@@ -90,19 +74,9 @@ func (h *handlers) create(c *fiber.Ctx) error {
 }
 
 func (h *handlers) list(c *fiber.Ctx) error {
-	limit, after, err := httpapi.ListParams(c)
-	if err != nil {
-		return err
-	}
-	es, next, err := h.svc.Endpoints(c.UserContext(), httpapi.Principal(c), after, limit)
-	if err != nil {
-		return err
-	}
-	out := make([]endpointResponse, len(es))
-	for i, e := range es {
-		out[i] = newEndpointResponse(e)
-	}
-	return c.JSON(httpapi.NewPage(out, next))
+	return httpapi.List(c, func(after string, limit int) ([]Endpoint, string, error) {
+		return h.svc.Endpoints(c.UserContext(), httpapi.Principal(c), after, limit)
+	}, newEndpointResponse)
 }
 
 func (h *handlers) get(c *fiber.Ctx) error {
@@ -186,19 +160,10 @@ func newRequestResponse(r Request) requestResponse {
 }
 
 func (h *handlers) requests(c *fiber.Ctx) error {
-	limit, after, err := httpapi.ListParams(c)
-	if err != nil {
-		return err
-	}
-	rs, next, err := h.svc.Requests(c.UserContext(), httpapi.Principal(c), httpapi.Param(c, "id"), after, limit)
-	if err != nil {
-		return err
-	}
-	out := make([]requestResponse, len(rs))
-	for i, r := range rs {
-		out[i] = newRequestResponse(r)
-	}
-	return c.JSON(httpapi.NewPage(out, next))
+	id := httpapi.Param(c, "id")
+	return httpapi.List(c, func(after string, limit int) ([]Request, string, error) {
+		return h.svc.Requests(c.UserContext(), httpapi.Principal(c), id, after, limit)
+	}, newRequestResponse)
 }
 
 // submission copies what Receive needs out of Fiber's reused buffers. The

@@ -87,12 +87,7 @@ func checkVerification(in *VerificationInput) (Verification, string, []apperr.Fi
 		default:
 			v.Header = DefaultTokenHeader
 		}
-		shown = in.Secret
-		if shown == "" {
-			shown = ids.Secret(24)
-		} else if msg := checkSecret(shown, 16); msg != "" {
-			bad("secret", msg)
-		}
+		shown = secretOrNew(in.Secret, 24, 16, "secret", bad)
 		v.Secret = sha256Hex(shown)
 	case VerifyBasic:
 		use("username", "password")
@@ -100,12 +95,7 @@ func checkVerification(in *VerificationInput) (Verification, string, []apperr.Fi
 			bad("username", "is required for basic verification and cannot contain ':'")
 		}
 		v.Username = in.Username
-		shown = in.Password
-		if shown == "" {
-			shown = ids.Secret(24)
-		} else if msg := checkSecret(shown, 8); msg != "" {
-			bad("password", msg)
-		}
+		shown = secretOrNew(in.Password, 24, 8, "password", bad)
 		v.Secret = sha256Hex(shown)
 	case VerifyHMAC:
 		use("header", "secret", "algorithm", "encoding", "prefix")
@@ -121,12 +111,7 @@ func checkVerification(in *VerificationInput) (Verification, string, []apperr.Fi
 			bad("prefix", "must be on one line")
 		}
 		v.Prefix = in.Prefix
-		shown = in.Secret
-		if shown == "" {
-			shown = ids.Secret(32)
-		} else if msg := checkSecret(shown, 8); msg != "" {
-			bad("secret", msg)
-		}
+		shown = secretOrNew(in.Secret, 32, 8, "secret", bad)
 		v.Secret = shown
 	case VerifyStandardWebhooks:
 		use("secret")
@@ -154,6 +139,19 @@ func checkVerification(in *VerificationInput) (Verification, string, []apperr.Fi
 		return Verification{}, "", fields
 	}
 	return v, shown, nil
+}
+
+// secretOrNew returns the secret a client gave, reporting it to bad as
+// field when it is shorter than min or not printable ASCII, or a new one of
+// size random bytes when it gave none.
+func secretOrNew(given string, size, min int, field string, bad func(name, msg string)) string {
+	if given == "" {
+		return ids.Secret(size)
+	}
+	if msg := checkSecret(given, min); msg != "" {
+		bad(field, msg)
+	}
+	return given
 }
 
 func checkSecret(s string, min int) string {

@@ -1,9 +1,12 @@
 package zapier_test
 
 import (
+	"context"
+	"errors"
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -144,5 +147,39 @@ func TestRevokedKeyRemovesItsZapierSubscriptions(t *testing.T) {
 	reqs := zap.WaitFor(t, 1, 10*time.Second)
 	if reqs[0].Method != "DELETE" {
 		t.Fatalf("Zapier got %s, want DELETE", reqs[0].Method)
+	}
+}
+
+// The reverse unsubscribe runs in the background, so removing a
+// subscription does not wait on Zapier, and outbound's Close waits for it
+// at shutdown, bounded by its context.
+func TestReverseUnsubscribe_WaitedForByClose(t *testing.T) {
+	t.Parallel()
+	api := apitest.New(t)
+	a := api.NewAccount("A")
+	hold := make(chan struct{})
+	var once sync.Once
+	release := func() { once.Do(func() { close(hold) }) }
+	zap := receiver.New(t, receiver.Reply{Status: 200, Hold: hold})
+	t.Cleanup(release) // before the receiver's Close, which waits for held requests
+	id := api.Do("POST", "/v1/zapier/hooks", a.Key, map[string]any{"hookUrl": zap.URL + "/hooks/7", "event": "customer.created"}).Want(201).Str("id")
+
+	// Zapier holds its answer; the removal answers anyway.
+	api.Do("DELETE", "/v1/webhooks/"+id, a.Key, nil).Want(200)
+	if reqs := zap.WaitFor(t, 1, 10*time.Second); reqs[0].Method != "DELETE" {
+		t.Fatalf("Zapier got %s, want DELETE", reqs[0].Method)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := api.Server.Outbound.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Close with the send held: got %v, want context.DeadlineExceeded", err)
+	}
+
+	release()
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel2()
+	if err := api.Server.Outbound.Close(ctx2); err != nil {
+		t.Fatalf("Close after Zapier answered: got %v, want nil", err)
 	}
 }
