@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/app/retry"
+	"github.com/hookline/hookline/app/secrets"
 	"github.com/hookline/hookline/app/store"
 )
 
@@ -52,6 +53,32 @@ type Config struct {
 	// that window pause the writer.
 	LoopWindow    time.Duration // HOOKLINE_LOOP_WINDOW, default 10m
 	LoopThreshold int           // HOOKLINE_LOOP_THRESHOLD, default 3
+
+	// Secrets seals the secrets Hookline keeps (signing secrets, delivery
+	// credentials, header values, verification secrets). Production
+	// refuses to start without it; development stores them plain.
+	Secrets *secrets.Keyring // HOOKLINE_SECRET_KEYS, "id:base64key[,id:base64key…]"
+
+	// MetricsAddr serves /metrics on its own listener; MetricsToken
+	// requires "Authorization: Bearer <token>" for /metrics on the API
+	// listener. With neither, production serves no /metrics.
+	MetricsAddr  string // HOOKLINE_METRICS_ADDR
+	MetricsToken string // HOOKLINE_METRICS_TOKEN
+
+	Quotas Quotas
+}
+
+// Quotas bound what one account may hold and do. The defaults are far above
+// what a small SaaS needs; they exist so one tenant cannot exhaust Redis or
+// the workers shared with every other.
+type Quotas struct {
+	Webhooks        int     // HOOKLINE_MAX_WEBHOOKS, default 500 per account
+	EventTypes      int     // HOOKLINE_MAX_EVENT_TYPES, default 200 per account (own types)
+	SampleBytes     int     // HOOKLINE_MAX_SAMPLE_BYTES, default 1048576: all own types' samples together
+	Endpoints       int     // HOOKLINE_MAX_ENDPOINTS, default 100 per account
+	Keys            int     // HOOKLINE_MAX_KEYS, default 100 active per account
+	KeyRate         float64 // HOOKLINE_KEY_RATE, default 50: /v1 requests per second per key (burst 2 s)
+	AccountInFlight int     // HOOKLINE_ACCOUNT_IN_FLIGHT, default 20: deliveries in flight per account, all workers together
 }
 
 // Load reads the configuration through getenv. The error lists every bad
@@ -141,6 +168,34 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 	}
 
+	if kr, err := secrets.Parse(getenv("HOOKLINE_SECRET_KEYS")); err != nil {
+		bad("HOOKLINE_SECRET_KEYS", "%v", err)
+	} else {
+		c.Secrets = kr
+		if kr == nil && c.Mode == Production {
+			bad("HOOKLINE_SECRET_KEYS", "is required in production: secrets are encrypted at rest; generate one with `hookline admin new-secret-key`")
+		}
+	}
+	c.MetricsAddr = get("HOOKLINE_METRICS_ADDR", "")
+	c.MetricsToken = get("HOOKLINE_METRICS_TOKEN", "")
+	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
+		bad("HOOKLINE_METRICS_TOKEN", "must be at least 16 characters")
+	}
+
+	c.Quotas = Quotas{
+		Webhooks:        positive(get("HOOKLINE_MAX_WEBHOOKS", "500"), "HOOKLINE_MAX_WEBHOOKS", bad),
+		EventTypes:      positive(get("HOOKLINE_MAX_EVENT_TYPES", "200"), "HOOKLINE_MAX_EVENT_TYPES", bad),
+		SampleBytes:     positive(get("HOOKLINE_MAX_SAMPLE_BYTES", "1048576"), "HOOKLINE_MAX_SAMPLE_BYTES", bad),
+		Endpoints:       positive(get("HOOKLINE_MAX_ENDPOINTS", "100"), "HOOKLINE_MAX_ENDPOINTS", bad),
+		Keys:            positive(get("HOOKLINE_MAX_KEYS", "100"), "HOOKLINE_MAX_KEYS", bad),
+		AccountInFlight: positive(get("HOOKLINE_ACCOUNT_IN_FLIGHT", "20"), "HOOKLINE_ACCOUNT_IN_FLIGHT", bad),
+	}
+	if r, err := strconv.ParseFloat(get("HOOKLINE_KEY_RATE", "50"), 64); err != nil || r <= 0 || r > 1e6 {
+		bad("HOOKLINE_KEY_RATE", "must be a positive number of requests per second")
+	} else {
+		c.Quotas.KeyRate = r
+	}
+
 	return c, errors.Join(errs...)
 }
 
@@ -167,8 +222,9 @@ func (c Config) String() string {
 	if c.BaseURL != nil {
 		base = c.BaseURL.String()
 	}
-	return fmt.Sprintf("addr=%s redis=%s mode=%s base_url=%s prefix=%s retry_schedule=%v max_hops=%d allow_targets=%v",
-		c.Addr, MaskURL(c.RedisURL), c.Mode, base, c.Prefix, c.RetrySchedule, c.MaxHops, c.AllowTargets)
+	return fmt.Sprintf("addr=%s redis=%s mode=%s base_url=%s prefix=%s retry_schedule=%v max_hops=%d allow_targets=%v secret_key=%q metrics_addr=%s metrics_token=%v quotas=%+v",
+		c.Addr, MaskURL(c.RedisURL), c.Mode, base, c.Prefix, c.RetrySchedule, c.MaxHops, c.AllowTargets,
+		c.Secrets.CurrentID(), c.MetricsAddr, c.MetricsToken != "", c.Quotas)
 }
 
 // MaskURL hides a URL's password.

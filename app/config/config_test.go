@@ -6,9 +6,41 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/app/config"
+	"github.com/hookline/hookline/app/secrets"
 )
 
-func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+// env serves m, plus an operator key unless m names one: production
+// refuses to start without HOOKLINE_SECRET_KEYS.
+func env(m map[string]string) func(string) string {
+	return func(k string) string {
+		if v, ok := m[k]; ok {
+			return v
+		}
+		if k == "HOOKLINE_SECRET_KEYS" {
+			return testKey
+		}
+		return ""
+	}
+}
+
+var testKey = secrets.NewKey("test")
+
+func TestSecretKeys(t *testing.T) {
+	if _, err := config.Load(env(map[string]string{"HOOKLINE_SECRET_KEYS": ""})); err == nil || !strings.Contains(err.Error(), "HOOKLINE_SECRET_KEYS") {
+		t.Fatalf("production without a key: %v, want an error naming HOOKLINE_SECRET_KEYS", err)
+	}
+	c, err := config.Load(env(map[string]string{"HOOKLINE_SECRET_KEYS": "", "HOOKLINE_MODE": "development"}))
+	if err != nil || c.Secrets.Enabled() {
+		t.Fatalf("development without a key: %v, enabled %v", err, c.Secrets.Enabled())
+	}
+	if _, err := config.Load(env(map[string]string{"HOOKLINE_SECRET_KEYS": "k1:tooshort"})); err == nil {
+		t.Fatal("a short key was accepted")
+	}
+	c, err = config.Load(env(nil))
+	if err != nil || !c.Secrets.Enabled() || c.Secrets.CurrentID() != "test" || strings.Contains(c.String(), testKey[5:]) {
+		t.Fatalf("with a key: %v; config string %s must name the key id and not the key", err, c.String())
+	}
+}
 
 func TestDefaults(t *testing.T) {
 	c, err := config.Load(env(nil))

@@ -30,6 +30,7 @@ import (
 	"github.com/hookline/hookline/app/accounts"
 	"github.com/hookline/hookline/app/config"
 	"github.com/hookline/hookline/app/events"
+	"github.com/hookline/hookline/app/secrets"
 	"github.com/hookline/hookline/internal/redistest"
 	"github.com/hookline/hookline/outbound"
 	"github.com/hookline/hookline/server"
@@ -63,7 +64,8 @@ func WithClock(now func() time.Time) Option {
 func New(t testing.TB, opts ...Option) *API {
 	t.Helper()
 	url := redistest.URL(t)
-	env := map[string]string{"HOOKLINE_MODE": "development", "HOOKLINE_REDIS_URL": url}
+	// Every API test runs with secrets sealed at rest, as production does.
+	env := map[string]string{"HOOKLINE_MODE": "development", "HOOKLINE_REDIS_URL": url, "HOOKLINE_SECRET_KEYS": secrets.NewKey("test")}
 	so := server.Options{BcryptCost: bcrypt.MinCost, Version: "test"}
 	for _, o := range opts {
 		o(env, &so)
