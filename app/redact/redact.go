@@ -5,6 +5,7 @@ package redact
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -66,4 +67,29 @@ func containsFold(names []string, name string) bool {
 		}
 	}
 	return false
+}
+
+// URL returns raw with every query value and any userinfo password
+// replaced by Redacted, for showing a target URL (webhook URLs may carry
+// a token in their query). A string that does not parse as a URL is
+// returned as Redacted whole.
+func URL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return Redacted
+	}
+	if u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), Redacted)
+		}
+	}
+	if u.RawQuery != "" {
+		q := u.Query()
+		for k := range q {
+			q[k] = []string{Redacted}
+		}
+		// Keep the order stable and the brackets readable.
+		u.RawQuery = strings.ReplaceAll(q.Encode(), url.QueryEscape(Redacted), Redacted)
+	}
+	return u.String()
 }

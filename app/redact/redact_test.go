@@ -26,3 +26,17 @@ func TestHeaders(t *testing.T) {
 		t.Error("HeaderMap(nil) is nil, want an empty map")
 	}
 }
+
+func TestURL(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"https://hooks.example.com/in?token=abc&x=1", "https://hooks.example.com/in?token=[redacted]&x=[redacted]"},
+		{"https://hooks.example.com/a/b", "https://hooks.example.com/a/b"},
+		{"https://u:p@h.example.com/", "https://u:%5Bredacted%5D@h.example.com/"},
+		{"::not a url", "[redacted]"},
+	}
+	for _, tc := range tests {
+		if got := redact.URL(tc.in); got != tc.want {
+			t.Errorf("URL(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
