@@ -24,6 +24,7 @@ func (s *Server) routes(app *fiber.App) {
 
 	v1 := app.Group("/v1",
 		httpapi.Authenticate(s.Accounts.Authenticate),
+		httpapi.KeyRate(s.Config.Quotas.KeyRate, 100_000),
 		s.Idem.Middleware(httpapi.Principal),
 	)
 	need := httpapi.Need(httpapi.Require)

@@ -76,13 +76,13 @@ func New(cfg config.Config, rdb redis.UniversalClient, log *slog.Logger, opts Op
 	keys := store.NewKeys(cfg.Prefix)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	cat := catalog.New(rdb, keys, opts.Now)
+	cat := catalog.New(rdb, keys, catalog.Options{MaxTypes: cfg.Quotas.EventTypes, MaxSampleBytes: cfg.Quotas.SampleBytes, Now: opts.Now})
 	eo := events.Options{Retention: cfg.EventRetention, Max: cfg.EventMax, Now: opts.Now, Log: log}
 	if opts.Events != nil {
 		opts.Events(&eo)
 	}
 	evlog := events.NewLog(rdb, keys, cat, eo)
-	accts := accounts.New(rdb, keys, accounts.Options{Now: opts.Now, BcryptCost: opts.BcryptCost, Log: log})
+	accts := accounts.New(rdb, keys, accounts.Options{Now: opts.Now, BcryptCost: opts.BcryptCost, MaxKeys: cfg.Quotas.Keys, Log: log})
 	q := asynq.NewClientFromRedisClient(rdb)
 
 	dev := cfg.Mode == config.Development

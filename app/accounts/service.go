@@ -32,7 +32,10 @@ type Options struct {
 	BcryptCost int
 	// TouchEvery bounds how often last_used_at is written. Zero means 1 minute.
 	TouchEvery time.Duration
-	Log        *slog.Logger
+	// MaxKeys is how many active (unrevoked) keys an account may hold.
+	// Zero means 100.
+	MaxKeys int
+	Log     *slog.Logger
 }
 
 // Service manages accounts, users and API keys, and builds the principal of
@@ -53,6 +56,9 @@ func New(rdb redis.UniversalClient, keys store.Keys, opts Options) *Service {
 	}
 	if opts.TouchEvery == 0 {
 		opts.TouchEvery = time.Minute
+	}
+	if opts.MaxKeys == 0 {
+		opts.MaxKeys = 100
 	}
 	if opts.Log == nil {
 		opts.Log = slog.Default()
@@ -177,6 +183,16 @@ func (s *Service) AdminCreateKey(ctx context.Context, accountID string, in NewKe
 }
 
 func (s *Service) mint(ctx context.Context, acct, userID string, in NewKey) (APIKey, string, error) {
+	// Keys are minted rarely, so counting the active ones by reading the
+	// account's key records is cheap enough and needs no counter to keep.
+	active, err := s.st.activeKeys(ctx, acct)
+	if err != nil {
+		return APIKey{}, "", err
+	}
+	if active >= s.opts.MaxKeys {
+		return APIKey{}, "", apperr.Conflict(fmt.Sprintf(
+			"the account has reached its limit of %d active API keys (HOOKLINE_MAX_KEYS); revoke unused ones first", s.opts.MaxKeys))
+	}
 	now := s.now()
 	raw, hash := newRawKey()
 	k := APIKey{ID: ids.New(ids.Key, now), AccountID: acct, UserID: userID, Name: in.Name,

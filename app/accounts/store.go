@@ -172,6 +172,26 @@ func (s *accountStore) listKeys(ctx context.Context, acct, after string, limit i
 		func(m map[string]string) APIKey { return keyFrom(acct, m) })
 }
 
+// activeKeys counts the account's keys that are not revoked.
+func (s *accountStore) activeKeys(ctx context.Context, acct string) (int, error) {
+	n, after := 0, ""
+	for {
+		page, next, err := s.listKeys(ctx, acct, after, 500)
+		if err != nil {
+			return 0, err
+		}
+		for _, k := range page {
+			if k.RevokedAt.IsZero() {
+				n++
+			}
+		}
+		if next == "" {
+			return n, nil
+		}
+		after = next
+	}
+}
+
 // revokeKey marks the key revoked and removes its lookup index, so the next
 // request with it fails.
 func (s *accountStore) revokeKey(ctx context.Context, k APIKey, keyHash string, at time.Time) error {

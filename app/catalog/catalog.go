@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -56,23 +55,63 @@ var namePattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}\.[a-z][a-z0-9_]{0,39
 // reservedNouns are resources whose types Hookline itself defines.
 var reservedNouns = map[string]bool{"customer": true, "webhook": true, "hookline": true}
 
+// Options bound the catalog; zero values mean the defaults.
+type Options struct {
+	// MaxTypes is how many own types an account may register. Zero means 200.
+	MaxTypes int
+	// MaxSampleBytes bounds the bytes of all of an account's samples
+	// together. Zero means 1 MiB.
+	MaxSampleBytes int
+	// CacheSize bounds the in-process cache of types read. Zero means 10,000.
+	CacheSize int
+	// Now returns the current time. Nil means time.Now.
+	Now func() time.Time
+}
+
 // Service reads and registers event types.
 type Service struct {
 	rdb  redis.UniversalClient
 	keys store.Keys
-	now  func() time.Time
+	opts Options
 	// cache holds account types already read: types are never changed or
 	// removed once registered, so a cached type cannot go stale. Absence is
-	// not cached (a type may be registered at any time).
-	cache sync.Map // acct + "\x00" + name → EventType
+	// not cached (a type may be registered at any time). It is emptied
+	// when it reaches CacheSize, so it cannot grow without bound.
+	mu    sync.RWMutex
+	cache map[string]EventType // acct + "\x00" + name
 }
 
-// New returns a Service; now nil means time.Now.
-func New(rdb redis.UniversalClient, keys store.Keys, now func() time.Time) *Service {
-	if now == nil {
-		now = time.Now
+// New returns a Service.
+func New(rdb redis.UniversalClient, keys store.Keys, opts Options) *Service {
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
-	return &Service{rdb: rdb, keys: keys, now: now}
+	if opts.MaxTypes == 0 {
+		opts.MaxTypes = 200
+	}
+	if opts.MaxSampleBytes == 0 {
+		opts.MaxSampleBytes = 1 << 20
+	}
+	if opts.CacheSize == 0 {
+		opts.CacheSize = 10_000
+	}
+	return &Service{rdb: rdb, keys: keys, opts: opts, cache: map[string]EventType{}}
+}
+
+func (s *Service) cached(ck string) (EventType, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	t, ok := s.cache[ck]
+	return t, ok
+}
+
+func (s *Service) remember(ck string, t EventType) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.cache) >= s.opts.CacheSize {
+		s.cache = make(map[string]EventType, s.opts.CacheSize)
+	}
+	s.cache[ck] = t
 }
 
 // Get returns the type with the given name, built in or the account's own,
@@ -84,8 +123,8 @@ func (s *Service) Get(ctx context.Context, acct, name string) (EventType, error)
 		}
 	}
 	ck := acct + "\x00" + name
-	if t, ok := s.cache.Load(ck); ok {
-		return t.(EventType), nil
+	if t, ok := s.cached(ck); ok {
+		return t, nil
 	}
 	raw, err := s.rdb.HGet(ctx, s.keys.EventTypes(acct), name).Result()
 	if errors.Is(err, redis.Nil) {
@@ -98,26 +137,63 @@ func (s *Service) Get(ctx context.Context, acct, name string) (EventType, error)
 	if err := json.Unmarshal([]byte(raw), &t); err != nil {
 		return EventType{}, fmt.Errorf("catalog: decode %s: %w", name, err)
 	}
-	s.cache.Store(ck, t)
+	s.remember(ck, t)
 	return t, nil
 }
 
-// List returns the built-in types, then the account's own, by name.
-func (s *Service) List(ctx context.Context, acct string) ([]EventType, error) {
-	m, err := s.rdb.HGetAll(ctx, s.keys.EventTypes(acct)).Result()
-	if err != nil {
-		return nil, fmt.Errorf("catalog: list: %w", err)
-	}
-	own := make([]EventType, 0, len(m))
-	for _, raw := range m {
-		var t EventType
-		if err := json.Unmarshal([]byte(raw), &t); err != nil {
-			return nil, fmt.Errorf("catalog: decode: %w", err)
+// List returns one page of the catalog: the built-in types first, then the
+// account's own by name, continuing after the type named after ("" for the
+// first page). next is the name to continue after, "" at the end.
+func (s *Service) List(ctx context.Context, acct, after string, limit int) ([]EventType, string, error) {
+	var page []EventType
+	ownAfter := "-"
+	if after == "" || isBuiltIn(after) {
+		past := after == ""
+		for _, t := range builtIn {
+			if past {
+				page = append(page, t)
+			}
+			past = past || t.Name == after
 		}
-		own = append(own, t)
+	} else {
+		ownAfter = "(" + after
 	}
-	sort.Slice(own, func(i, j int) bool { return own[i].Name < own[j].Name })
-	return append(append([]EventType(nil), builtIn...), own...), nil
+	want := limit + 1 - len(page)
+	if want > 0 {
+		names, err := s.rdb.ZRangeByLex(ctx, s.keys.EventTypeNames(acct), &redis.ZRangeBy{Min: ownAfter, Max: "+", Count: int64(want)}).Result()
+		if err != nil {
+			return nil, "", fmt.Errorf("catalog: list: %w", err)
+		}
+		if len(names) > 0 {
+			raws, err := s.rdb.HMGet(ctx, s.keys.EventTypes(acct), names...).Result()
+			if err != nil {
+				return nil, "", fmt.Errorf("catalog: list: %w", err)
+			}
+			for _, r := range raws {
+				raw, _ := r.(string)
+				var t EventType
+				if raw == "" || json.Unmarshal([]byte(raw), &t) != nil {
+					continue
+				}
+				page = append(page, t)
+			}
+		}
+	}
+	next := ""
+	if len(page) > limit {
+		page = page[:limit]
+		next = page[limit-1].Name
+	}
+	return page, next, nil
+}
+
+func isBuiltIn(name string) bool {
+	for _, t := range builtIn {
+		if t.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // NewType is the input to Create.
@@ -161,22 +237,44 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in NewType) (Eve
 	if len(fields) > 0 {
 		return EventType{}, apperr.Invalid(fields...)
 	}
-	now := s.now().UTC().Truncate(time.Millisecond)
+	now := s.opts.Now().UTC().Truncate(time.Millisecond)
 	t := EventType{Name: in.Name, Description: strings.TrimSpace(in.Description), Resource: noun,
 		Permission: in.Permission, Sample: compact(in.Sample), CreatedAt: &now}
 	raw, err := json.Marshal(t)
 	if err != nil {
 		return EventType{}, fmt.Errorf("catalog: encode: %w", err)
 	}
-	ok, err := s.rdb.HSetNX(ctx, s.keys.EventTypes(p.AccountID), t.Name, raw).Result()
+	res, err := createScript.Run(ctx, s.rdb,
+		[]string{s.keys.EventTypes(p.AccountID), s.keys.EventTypeNames(p.AccountID), s.keys.EventTypeSampleBytes(p.AccountID)},
+		t.Name, raw, len(t.Sample), s.opts.MaxTypes, s.opts.MaxSampleBytes).Text()
 	if err != nil {
 		return EventType{}, fmt.Errorf("catalog: create %s: %w", t.Name, err)
 	}
-	if !ok {
+	switch res {
+	case "exists":
 		return EventType{}, apperr.Conflict(fmt.Sprintf("event type %q already exists", t.Name))
+	case "types":
+		return EventType{}, apperr.Conflict(fmt.Sprintf("the account has reached its limit of %d event types (HOOKLINE_MAX_EVENT_TYPES)", s.opts.MaxTypes))
+	case "bytes":
+		return EventType{}, apperr.Conflict(fmt.Sprintf("the account's samples would exceed %d bytes in all (HOOKLINE_MAX_SAMPLE_BYTES); send a smaller sample", s.opts.MaxSampleBytes))
 	}
 	return t, nil
 }
+
+// createScript registers a type within the account's quotas, atomically.
+// KEYS[1] types HASH, KEYS[2] names ZSET, KEYS[3] sample bytes STRING.
+// ARGV[1] name, ARGV[2] JSON, ARGV[3] sample bytes, ARGV[4] max types,
+// ARGV[5] max sample bytes. Returns "ok", "exists", "types" or "bytes".
+var createScript = redis.NewScript(`
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 'exists' end
+if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[4]) then return 'types' end
+local used = tonumber(redis.call('GET', KEYS[3]) or '0')
+if used + tonumber(ARGV[3]) > tonumber(ARGV[5]) then return 'bytes' end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[2], 0, ARGV[1])
+redis.call('INCRBY', KEYS[3], ARGV[3])
+return 'ok'
+`)
 
 func compact(raw json.RawMessage) json.RawMessage {
 	var b bytes.Buffer

@@ -18,11 +18,9 @@ func (s *Service) Register(r fiber.Router, need httpapi.Need) {
 }
 
 func (h *handlers) list(c *fiber.Ctx) error {
-	types, err := h.svc.List(c.UserContext(), httpapi.Principal(c).AccountID)
-	if err != nil {
-		return err
-	}
-	return c.JSON(httpapi.NewPage(types, ""))
+	return httpapi.List(c, func(after string, limit int) ([]EventType, string, error) {
+		return h.svc.List(c.UserContext(), httpapi.Principal(c).AccountID, after, limit)
+	}, httpapi.Same[EventType])
 }
 
 func (h *handlers) create(c *fiber.Ctx) error {

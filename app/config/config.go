@@ -77,7 +77,7 @@ type Quotas struct {
 	SampleBytes     int     // HOOKLINE_MAX_SAMPLE_BYTES, default 1048576: all own types' samples together
 	Endpoints       int     // HOOKLINE_MAX_ENDPOINTS, default 100 per account
 	Keys            int     // HOOKLINE_MAX_KEYS, default 100 active per account
-	KeyRate         float64 // HOOKLINE_KEY_RATE, default 50: /v1 requests per second per key (burst 2 s)
+	KeyRate         float64 // HOOKLINE_KEY_RATE, default 1000: /v1 requests per second per key and API process (burst 2 s)
 	AccountInFlight int     // HOOKLINE_ACCOUNT_IN_FLIGHT, default 20: deliveries in flight per account, all workers together
 }
 
@@ -190,7 +190,7 @@ func Load(getenv func(string) string) (Config, error) {
 		Keys:            positive(get("HOOKLINE_MAX_KEYS", "100"), "HOOKLINE_MAX_KEYS", bad),
 		AccountInFlight: positive(get("HOOKLINE_ACCOUNT_IN_FLIGHT", "20"), "HOOKLINE_ACCOUNT_IN_FLIGHT", bad),
 	}
-	if r, err := strconv.ParseFloat(get("HOOKLINE_KEY_RATE", "50"), 64); err != nil || r <= 0 || r > 1e6 {
+	if r, err := strconv.ParseFloat(get("HOOKLINE_KEY_RATE", "1000"), 64); err != nil || r <= 0 || r > 1e6 {
 		bad("HOOKLINE_KEY_RATE", "must be a positive number of requests per second")
 	} else {
 		c.Quotas.KeyRate = r

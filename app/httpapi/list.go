@@ -47,7 +47,7 @@ func ListParams(c *fiber.Ctx) (limit int, after string, err error) {
 	}
 	if s := c.Query("cursor"); s != "" {
 		b, derr := base64.RawURLEncoding.DecodeString(s)
-		if derr != nil || len(b) == 0 || len(b) > 64 {
+		if derr != nil || len(b) == 0 || len(b) > 128 {
 			return 0, "", apperr.InvalidField("cursor", "is not a cursor this API returned")
 		}
 		after = string(b)

@@ -51,6 +51,14 @@ func (k Keys) APIKeys(acct string) string { return k.account(acct) + "keys" }
 // EventTypes holds the account's own event types: name → JSON. HASH.
 func (k Keys) EventTypes(acct string) string { return k.account(acct) + "evtypes" }
 
+// EventTypeNames indexes the account's own event type names for paging.
+// ZSET, score 0, members names (lexical order).
+func (k Keys) EventTypeNames(acct string) string { return k.account(acct) + "evtypes:names" }
+
+// EventTypeSampleBytes counts the bytes of all the account's own types'
+// samples, for the quota. STRING (integer).
+func (k Keys) EventTypeSampleBytes(acct string) string { return k.account(acct) + "evtypes:bytes" }
+
 // ---- event log
 
 // Event is one event: its envelope JSON and its cause (chain, hop,
@@ -189,3 +197,11 @@ func (k Keys) InboundIdempotency(acct, endpoint, keyHash string) string {
 // An event leaves it once every emitter accepted it; the event log's drain
 // loop hands on what stays.
 func (k Keys) Outbox(acct string) string { return k.account(acct) + "outbox" }
+
+// ---- outbound: per-account in-flight
+
+// InFlight holds the leases of an account's deliveries in flight, across
+// every worker process. ZSET, member a lease id, score the lease's expiry
+// in Unix ms (Redis time); expired leases are dropped by whoever acquires
+// next, so a dead worker's slots come back on their own.
+func (k Keys) InFlight(acct string) string { return k.account(acct) + "inflight" }
