@@ -205,6 +205,18 @@ esac
 # ---------------------------------------------------------------- 5. demo account
 mkdir -p "$DATA"
 
+# Secrets (signing secrets, delivery credentials) are encrypted at rest
+# under an operator key. The first run makes one and keeps it in
+# .data/secret-keys (mode 600); HOOKLINE_SECRET_KEYS, when set, wins.
+if [ -z "${HOOKLINE_SECRET_KEYS:-}" ]; then
+  if [ ! -s "$DATA/secret-keys" ]; then
+    (umask 077 && "$BIN" admin new-secret-key --id local >"$DATA/secret-keys") || die "could not make an operator key"
+    say "made an operator key for secrets at rest: .data/secret-keys"
+  fi
+  HOOKLINE_SECRET_KEYS=$(cat "$DATA/secret-keys")
+  export HOOKLINE_SECRET_KEYS
+fi
+
 # json_get KEY FILE|-: the string value of KEY in a flat JSON object.
 json_get() {
   local src=${2:--}

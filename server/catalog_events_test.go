@@ -1,6 +1,8 @@
 package server_test
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -121,5 +123,27 @@ func TestEventLog_Bounded(t *testing.T) {
 	api.Do("GET", "/v1/events?limit=200", a.Key, nil).Want(200).JSON(&page)
 	if len(page.Data) != 5 || page.Data[0].ID != last {
 		t.Fatalf("log holds %d events (newest %v), want the newest 5", len(page.Data), page.Data)
+	}
+}
+
+// F16 (probe E14): the count bound trimmed only the index; the event
+// records stayed until retention. What the log trims is now deleted.
+func TestEventLog_F16_TrimDeletesRecords(t *testing.T) {
+	t.Parallel()
+	api := apitest.New(t, apitest.WithEnv("HOOKLINE_EVENT_MAX", "5"))
+	a := api.NewAccount("A")
+	for i := 0; i < 20; i++ {
+		api.Do("POST", "/v1/customers", a.Key, map[string]any{"name": "C", "email": fmt.Sprintf("c%d@example.com", i)}).Want(201)
+	}
+	ctx := context.Background()
+	n := 0
+	iter := api.Server.Redis.Scan(ctx, 0, api.Server.Keys.EventKeyPrefix(a.ID)+"evt_*", 1000).Iterator()
+	for iter.Next(ctx) {
+		if !strings.HasSuffix(iter.Val(), ":rcv") {
+			n++
+		}
+	}
+	if n != 5 {
+		t.Fatalf("%d event records kept after 20 events with HOOKLINE_EVENT_MAX=5, want 5", n)
 	}
 }

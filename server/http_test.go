@@ -130,3 +130,20 @@ func TestHardeningHeadersAndNoPreParse(t *testing.T) {
 	b.WriteString("--XX--\r\n")
 	api.Do("POST", "/v1/customers", "", b.String(), "Content-Type", "multipart/form-data; boundary=XX").Want(401)
 }
+
+// F24: /metrics is not open to anyone in production: behind the token when
+// one is set, absent when there is none (or when it has its own listener).
+func TestMetrics_ProductionNeedsTheToken(t *testing.T) {
+	t.Parallel()
+	const token = "metrics-token-0123456789"
+	api := apitest.New(t, apitest.WithEnv("HOOKLINE_MODE", "production"), apitest.WithEnv("HOOKLINE_METRICS_TOKEN", token))
+	api.Probe("GET", "/metrics", "", nil).Want(401)
+	api.Probe("GET", "/metrics", "", nil, "Authorization", "Bearer wrong-token-0123456789").Want(401)
+	if r := api.Probe("GET", "/metrics", "", nil, "Authorization", "Bearer "+token).Want(200); !strings.Contains(string(r.Body), "go_goroutines") {
+		t.Fatalf("metrics body: %.200s", r.Body)
+	}
+	bare := apitest.New(t, apitest.WithEnv("HOOKLINE_MODE", "production"))
+	bare.Probe("GET", "/metrics", "", nil).Want(404)
+	own := apitest.New(t, apitest.WithEnv("HOOKLINE_METRICS_ADDR", "127.0.0.1:0"))
+	own.Probe("GET", "/metrics", "", nil).Want(404)
+}

@@ -1,11 +1,15 @@
 package server
 
 import (
+	"crypto/subtle"
+	"net/http"
+
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/hookline/hookline/app/apperr"
+	"github.com/hookline/hookline/app/config"
 	"github.com/hookline/hookline/app/httpapi"
 	"github.com/hookline/hookline/app/jobs"
 )
@@ -20,7 +24,9 @@ func (s *Server) routes(app *fiber.App) {
 		}
 		return c.JSON(fiber.Map{"status": "ready"})
 	})
-	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{})))
+	if h := s.metricsOnAPI(); h != nil {
+		app.Get("/metrics", h)
+	}
 
 	v1 := app.Group("/v1",
 		httpapi.Authenticate(s.Accounts.Authenticate),
@@ -42,4 +48,34 @@ func (s *Server) routes(app *fiber.App) {
 // jobs lists every package's task handlers, queues and background loops.
 func (s *Server) jobs() jobs.Set {
 	return jobs.Merge(s.Events.Jobs(), s.Outbound.Jobs())
+}
+
+// MetricsHandler serves the Prometheus registry, for a listener of its own
+// (HOOKLINE_METRICS_ADDR).
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{})
+}
+
+// metricsOnAPI decides how /metrics is served on the API listener: not at
+// all when it has its own listener; behind HOOKLINE_METRICS_TOKEN when one
+// is set; open in development; and not at all in production without a
+// token, since route counters tell outsiders what the API is used for.
+func (s *Server) metricsOnAPI() fiber.Handler {
+	cfg := s.Config
+	h := adaptor.HTTPHandler(s.MetricsHandler())
+	switch {
+	case cfg.MetricsAddr != "":
+		return nil
+	case cfg.MetricsToken != "":
+		want := []byte("Bearer " + cfg.MetricsToken)
+		return func(c *fiber.Ctx) error {
+			if subtle.ConstantTimeCompare([]byte(c.Get(fiber.HeaderAuthorization)), want) != 1 {
+				return apperr.Unauthorized("send Authorization: Bearer <HOOKLINE_METRICS_TOKEN>")
+			}
+			return h(c)
+		}
+	case cfg.Mode == config.Development:
+		return h
+	}
+	return nil
 }

@@ -119,8 +119,14 @@ func (l *Log) record(ctx context.Context, ev Event, outbox bool) error {
 		p.HSet(ctx, k, "envelope", raw, "chain", c.Chain, "hop", c.Hop, "credential", c.Credential,
 			"resource", c.Resource)
 		p.Expire(ctx, k, l.opts.Retention)
-		for _, idx := range indexes {
+		for i, idx := range indexes {
 			p.ZAdd(ctx, idx, redis.Z{Member: ev.ID})
+			if i == 0 {
+				// The account-wide index decides what the log keeps: what
+				// it trims is deleted, records and receivers too.
+				trimScript.Eval(ctx, p, []string{idx}, l.opts.Max, floor, l.keys.EventKeyPrefix(ev.AccountID))
+				continue
+			}
 			p.ZRemRangeByRank(ctx, idx, 0, int64(-l.opts.Max-1))
 			p.ZRemRangeByLex(ctx, idx, "-", floor)
 		}
@@ -137,6 +143,28 @@ func (l *Log) record(ctx context.Context, ev Event, outbox bool) error {
 	}
 	return nil
 }
+
+// trimScript bounds the account's event index by count and age and deletes
+// the events it trims (their record and receivers set), so the count bound
+// bounds memory, not just the index. The other indexes (by type, by
+// resource) are trimmed by range; an id they keep whose record is gone is
+// skipped when read. It runs inside the recording transaction with EVAL
+// (not EVALSHA: a transaction cannot fall back when the script cache was
+// flushed). Records are keys built from ARGV[3]; all carry the account's
+// hash tag.
+// KEYS[1] events index ZSET. ARGV[1] max count, ARGV[2] exclusive lex
+// floor "(evt_…", ARGV[3] event key prefix. Returns how many it trimmed.
+var trimScript = redis.NewScript(`
+local max = tonumber(ARGV[1])
+local gone = redis.call('ZRANGE', KEYS[1], 0, -(max + 1))
+local old = redis.call('ZRANGEBYLEX', KEYS[1], '-', ARGV[2])
+for _, id in ipairs(old) do table.insert(gone, id) end
+for _, id in ipairs(gone) do
+  redis.call('DEL', ARGV[3] .. id, ARGV[3] .. id .. ':rcv')
+  redis.call('ZREM', KEYS[1], id)
+end
+return #gone
+`)
 
 // Get returns one event of the account, or not found.
 func (l *Log) Get(ctx context.Context, acct, id string) (Event, error) {

@@ -65,6 +65,12 @@ func (k Keys) EventTypeSampleBytes(acct string) string { return k.account(acct) 
 // credential, resource), expiring with the log's age limit. HASH.
 func (k Keys) Event(acct, id string) string { return k.account(acct) + "evt:" + id }
 
+// EventKeyPrefix is the common start of the account's Event and
+// EventReceivers keys ("…evt:"): the event log's trim script appends an
+// event id (and ":rcv") to delete the records it trims. Every key so built
+// carries the account's hash tag, so it stays in the script's slot.
+func (k Keys) EventKeyPrefix(acct string) string { return k.account(acct) + "evt:" }
+
 // Events indexes the account's events. ZSET, score 0, members event ids (lexical = time order).
 func (k Keys) Events(acct string) string { return k.account(acct) + "evts" }
 
