@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"github.com/hookline/hookline/app/accounts"
 	"github.com/hookline/hookline/app/apperr"
 	"github.com/hookline/hookline/app/config"
+	"github.com/hookline/hookline/app/secrets"
 	"github.com/hookline/hookline/app/store"
 	"github.com/hookline/hookline/server"
 )
@@ -42,6 +44,7 @@ commands:
   admin create-account  --name NAME --email EMAIL   (password from HOOKLINE_ADMIN_PASSWORD)
   admin create-key      --account ID --name NAME --permissions p1,p2
   admin check-key       --key KEY   (exit 0 when the key authenticates)
+  admin new-secret-key  [--id ID]   print a new operator key for HOOKLINE_SECRET_KEYS
   version
 
 configuration comes from HOOKLINE_* environment variables (see README.md).
@@ -55,6 +58,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
+	}
+	if len(args) >= 2 && args[0] == "admin" && args[1] == "new-secret-key" {
+		// Needs no configuration: it is how the first key is made.
+		id := "k" + time.Now().UTC().Format("20060102")
+		if len(args) == 4 && args[2] == "--id" {
+			id = args[3]
+		}
+		line := secrets.NewKey(id)
+		if _, err := secrets.Parse(line); err != nil {
+			fmt.Fprintf(stderr, "hookline: %v\n", err)
+			return 2
+		}
+		fmt.Fprintln(stdout, line)
+		return 0
 	}
 	cfg, err := config.Load(getenv)
 	if err != nil {
@@ -120,8 +137,32 @@ func runServer(ctx context.Context, role string, cfg config.Config, log *slog.Lo
 	srv := server.New(cfg, rdb, log, server.Options{Version: Version})
 	log.Info("starting", "role", role, "version", Version, "config", cfg.String())
 
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	var stops []func()
+	switch {
+	case cfg.MetricsAddr != "":
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			fmt.Fprintf(stderr, "hookline: listen on HOOKLINE_METRICS_ADDR %s: %v\n", cfg.MetricsAddr, err)
+			return 1
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", srv.MetricsHandler())
+		ms := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		log.Info("metrics listening", "addr", mln.Addr().String())
+		go func() {
+			if err := ms.Serve(mln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+		stops = append(stops, func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = ms.Shutdown(sctx)
+		})
+	case cfg.MetricsToken == "" && cfg.Mode == config.Production:
+		log.Warn("metrics are not served: set HOOKLINE_METRICS_ADDR (a listener of their own) or HOOKLINE_METRICS_TOKEN (/metrics behind a bearer token)")
+	}
 	if role == "serve" || role == "worker" {
 		w := srv.Worker()
 		if err := w.Start(); err != nil {

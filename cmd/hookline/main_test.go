@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookline/hookline/app/secrets"
 	"github.com/hookline/hookline/internal/redistest"
 )
 
@@ -107,7 +108,8 @@ func TestProductionRefusesEvictingRedis(t *testing.T) {
 	}
 	defer rdb.ConfigSet(ctx, "maxmemory-policy", "noeviction")
 	var errb bytes.Buffer
-	code := run(ctx, []string{"api"}, envOf(map[string]string{"HOOKLINE_REDIS_URL": url, "HOOKLINE_ADDR": "127.0.0.1:0"}), &bytes.Buffer{}, &errb)
+	code := run(ctx, []string{"api"}, envOf(map[string]string{"HOOKLINE_REDIS_URL": url, "HOOKLINE_ADDR": "127.0.0.1:0",
+		"HOOKLINE_SECRET_KEYS": secrets.NewKey("test")}), &bytes.Buffer{}, &errb)
 	if code != 1 || !strings.Contains(errb.String(), "noeviction") {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
@@ -182,5 +184,24 @@ func TestAdminCreateAccount_PasswordFlagWarns(t *testing.T) {
 	code := run(context.Background(), []string{"admin", "create-account", "--name", "S", "--email", "w@example.com", "--password", "password1"}, envOf(env), &out, &errb)
 	if code != 0 || !strings.Contains(errb.String(), "HOOKLINE_ADMIN_PASSWORD") {
 		t.Fatalf("exit %d, stderr %q: want success and a warning naming HOOKLINE_ADMIN_PASSWORD", code, errb.String())
+	}
+}
+
+// F14: production refuses to start without an operator key, and
+// new-secret-key makes one without any configuration.
+func TestProductionNeedsASecretKey(t *testing.T) {
+	t.Parallel()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"api"}, envOf(map[string]string{"HOOKLINE_REDIS_URL": redistest.URL(t)}), &out, &errb)
+	if code != 2 || !strings.Contains(errb.String(), "HOOKLINE_SECRET_KEYS") {
+		t.Fatalf("exit %d: %s; want 2 naming HOOKLINE_SECRET_KEYS", code, errb.String())
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"admin", "new-secret-key", "--id", "k9"}, envOf(nil), &out, &errb); code != 0 {
+		t.Fatalf("new-secret-key exit %d: %s", code, errb.String())
+	}
+	kr, err := secrets.Parse(strings.TrimSpace(out.String()))
+	if err != nil || kr.CurrentID() != "k9" {
+		t.Fatalf("new-secret-key printed %q: %v", out.String(), err)
 	}
 }

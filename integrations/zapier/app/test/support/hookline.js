@@ -9,6 +9,7 @@
 // Makefile passes bin/hookline); otherwise it is built with `go build`.
 
 const { execFile } = require('child_process');
+const crypto = require('crypto');
 const fs = require('fs');
 const net = require('net');
 const os = require('os');
@@ -139,6 +140,8 @@ const start = async () => {
       HOOKLINE_ADDR: `127.0.0.1:${apiPort}`,
       HOOKLINE_BASE_URL: url,
       HOOKLINE_RETRY_SCHEDULE: '1s',
+      // Secrets sealed at rest, as in production.
+      HOOKLINE_SECRET_KEYS: `zap:${crypto.randomBytes(32).toString('base64')}`,
       HOOKLINE_LOG_LEVEL: process.env.HOOKLINE_LOG_LEVEL || 'info',
     };
 
