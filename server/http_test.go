@@ -108,6 +108,21 @@ func TestReadyz_RedisDown(t *testing.T) {
 	_, _ = io.Discard.Write(nil)
 }
 
+// When Redis cannot be reached, a write answers 503 unavailable with
+// Retry-After (nothing was written; retry with the same Idempotency-Key),
+// never a generic 500.
+func TestWritesAnswer503WhenRedisIsDown(t *testing.T) {
+	t.Parallel()
+	api := apitest.New(t)
+	acct := api.NewAccount("A")
+	_ = api.Server.Redis.Close()
+	r := api.Do("POST", "/v1/customers", acct.Key, map[string]any{"name": "Ann", "email": "ann@example.com"},
+		"Idempotency-Key", "c-1").Want(503)
+	if r.ErrorCode() != "unavailable" || r.Header.Get("Retry-After") != "1" {
+		t.Fatalf("code %q Retry-After %q, want unavailable and 1", r.ErrorCode(), r.Header.Get("Retry-After"))
+	}
+}
+
 // F24 and F22: every answer (success or error) says nosniff and no-store,
 // and an unauthenticated multipart body is refused for its missing key, not
 // parsed first.

@@ -33,7 +33,11 @@ func (l *Log) next() []Emitter {
 // The event enters the account's outbox in the same transaction that
 // records it and leaves once every emitter accepted it, so a crash or a
 // Redis error between the two loses nothing: the drain loop hands it on
-// later to every emitter (each is idempotent per event id).
+// later to every emitter (each is idempotent per event id). So once the
+// event is recorded Emit succeeds: an emitter's failure is logged and left
+// to the drain, and the caller never answers "failed" for an event that
+// will be delivered (a client retrying that answer would make a second
+// event).
 func (l *Log) Emit(ctx context.Context, ev Event) error {
 	es := l.next()
 	if err := l.record(ctx, ev, len(es) > 0); err != nil {
@@ -42,7 +46,10 @@ func (l *Log) Emit(ctx context.Context, ev Event) error {
 	if len(es) == 0 {
 		return nil
 	}
-	return l.forward(ctx, es, ev)
+	if err := l.forward(ctx, es, ev); err != nil {
+		l.opts.Log.Warn("events: hand-on failed; the outbox drain retries it", "event_id", ev.ID, "err", err)
+	}
+	return nil
 }
 
 func (l *Log) forward(ctx context.Context, es []Emitter, ev Event) error {

@@ -8,10 +8,12 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/hookline/hookline/app/apperr"
+	"github.com/hookline/hookline/app/store"
 )
 
 var statusOf = map[string]int{
@@ -117,6 +119,13 @@ func ErrorHandler(log *slog.Logger) fiber.ErrorHandler {
 		case ae != nil:
 		case errors.As(err, &fe):
 			ae = fromFiber(fe)
+		case errors.Is(err, store.ErrUnavailable):
+			// Redis (the system of record) cannot be reached: the write did
+			// not happen, and the client should retry with the same
+			// Idempotency-Key shortly, not treat it as a bug.
+			log.Warn("redis unreachable", "err", err, "request_id", RequestID(c), "route", routePath(c))
+			ae = apperr.New(apperr.CodeUnavailable, "the service is briefly unavailable; retry shortly with the same Idempotency-Key")
+			ae.RetryAfter = time.Second
 		default:
 			log.Error("internal error", "err", err, "request_id", RequestID(c),
 				"method", c.Method(), "route", routePath(c))

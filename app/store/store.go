@@ -6,12 +6,58 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
+
+// ErrUnavailable wraps every error of a Redis command that could not reach
+// Redis (refused or reset connection, network timeout, closed client,
+// exhausted pool), so callers can tell "Redis is down, retry" (a 503) from
+// a bug. Clients made by Open carry it.
+var ErrUnavailable = errors.New("redis unavailable")
+
+// unavailableHook marks connection failures with ErrUnavailable. Redis's
+// own error replies (redis.Error: NOSCRIPT, WRONGTYPE, …) and redis.Nil
+// pass through unchanged.
+type unavailableHook struct{}
+
+func (unavailableHook) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := next(ctx, network, addr)
+		return c, markUnavailable(err)
+	}
+}
+
+func (unavailableHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		return markUnavailable(next(ctx, cmd))
+	}
+}
+
+func (unavailableHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		return markUnavailable(next(ctx, cmds))
+	}
+}
+
+func markUnavailable(err error) error {
+	if err == nil || errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	var ne net.Error
+	if errors.Is(err, redis.ErrClosed) || errors.Is(err, redis.ErrPoolTimeout) || errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.As(err, &ne) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
+}
 
 // Open returns a UniversalClient for a Redis URL. Three forms are accepted:
 //
@@ -37,7 +83,9 @@ func Open(rawURL string) (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, err
 		}
-		return redis.NewClient(o), nil
+		c := redis.NewClient(o)
+		c.AddHook(unavailableHook{})
+		return c, nil
 	case "sentinel":
 		o, err := redis.ParseFailoverURL(u)
 		if err != nil {
@@ -46,13 +94,17 @@ func Open(rawURL string) (redis.UniversalClient, error) {
 		if o.MasterName == "" {
 			return nil, errors.New("a sentinel URL needs ?master_name=NAME")
 		}
-		return redis.NewFailoverClient(o), nil
+		c := redis.NewFailoverClient(o)
+		c.AddHook(unavailableHook{})
+		return c, nil
 	case "cluster":
 		o, err := redis.ParseClusterURL(u)
 		if err != nil {
 			return nil, err
 		}
-		return redis.NewClusterClient(o), nil
+		c := redis.NewClusterClient(o)
+		c.AddHook(unavailableHook{})
+		return c, nil
 	default:
 		return nil, fmt.Errorf("scheme %q: use redis, rediss, redis+sentinel or redis+cluster", scheme)
 	}

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookline/hookline/app/store"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -143,14 +144,14 @@ func Client(t testing.TB) redis.UniversalClient {
 	return c
 }
 
-// ClientURL returns a client for a URL made by URL, closed at cleanup.
+// ClientURL returns a client for a URL made by URL, opened as Hookline
+// opens its own (store.Open), closed at cleanup.
 func ClientURL(t testing.TB, url string) redis.UniversalClient {
 	t.Helper()
-	o, err := redis.ParseURL(url)
+	c, err := store.Open(url)
 	if err != nil {
 		t.Fatalf("redistest: %v", err)
 	}
-	c := redis.NewClient(o)
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
