@@ -1,7 +1,10 @@
 package inbound
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"time"
 
@@ -23,9 +26,9 @@ func (h *handlers) run(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var input map[string]any
-	if err := json.Unmarshal(body, &input); err != nil || input == nil {
-		return apperr.BadRequest("the request body must be a JSON object")
+	input, err := decodeBody(body)
+	if err != nil {
+		return err
 	}
 	out, err := h.svc.Run(c.UserContext(), httpapi.Principal(c), httpapi.Param(c, "action"), input, OriginFrom(c))
 	if err != nil {
@@ -35,23 +38,57 @@ func (h *handlers) run(c *fiber.Ctx) error {
 	return c.Status(status).JSON(resp)
 }
 
-// Response is an action's outcome as the JSON surfaces answer it (the
-// actions API and inbound endpoints): 201 with the customer when one was
-// created, 202 with the event's id, type and time for publish_event,
-// otherwise 200 with the customer (echo says whether the write was
-// suppressed) or find_customer's page of matches.
+// decodeBody reads an action's JSON body into its input, keeping numbers
+// exact (json.Number), so publish_event's data is stored as sent.
+func decodeBody(body []byte) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var input map[string]any
+	if err := dec.Decode(&input); err != nil || input == nil {
+		return nil, apperr.BadRequest("the request body must be a JSON object")
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, apperr.BadRequest("the request body must be a JSON object")
+	}
+	return input, nil
+}
+
+// Response is an action's outcome as the actions API answers it: 201 when
+// a customer was created, 202 with the event's id, type and time for
+// publish_event, otherwise 200; find_customer answers its page of
+// matches. A customer action answers the customer with echo (whether the
+// write was suppressed) to a caller holding read:customer, and only
+// {"id", "echo"} to anyone else (a Taken write answers like a success:
+// see Outcome.Taken). Inbound endpoints answer the public and render
+// their own "accepted" body instead.
 func Response(o Outcome) (status int, body any) {
 	switch {
 	case o.Event != nil:
 		return http.StatusAccepted, publishedResponse{ID: o.Event.ID, Type: o.Event.Type, CreatedAt: o.Event.CreatedAt}
+	case o.Taken:
+		status = http.StatusOK
+		if o.Created {
+			status = http.StatusCreated
+		}
+		return status, actionMinimal{ID: o.AnswerID}
 	case o.Customer != nil:
 		status = http.StatusOK
 		if o.Created {
 			status = http.StatusCreated
 		}
+		if !o.Readable {
+			return status, actionMinimal{ID: o.Customer.ID, Echo: o.Echo}
+		}
 		return status, actionCustomer{Customer: *o.Customer, Echo: o.Echo}
 	}
 	return http.StatusOK, httpapi.NewPage(o.Customers, "")
+}
+
+// actionMinimal is a customer action's answer to a caller that may not
+// read customers: the id written (or matched) and echo, no fields.
+type actionMinimal struct {
+	ID   string `json:"id"`
+	Echo bool   `json:"echo"`
 }
 
 // actionCustomer is a customer as actions answer it: echo says whether the

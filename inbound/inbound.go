@@ -39,10 +39,24 @@ type Outcome struct {
 	// Echo is true when the write was suppressed as an echo or flip-flop of
 	// a state Hookline had just sent out: nothing changed.
 	Echo bool
+	// Readable is true when the caller holds read:customer: only then may
+	// an answer show the customer's fields (Response), so a create- or
+	// update-only key learns no more than the id it wrote.
+	Readable bool
+	// Taken is true when create_customer, or an update changing the email,
+	// found the email on another customer and the caller may not be told
+	// so (it lacks read:customer, or it is an inbound endpoint): nothing
+	// changed, Customer is nil, and the answer looks like a success's with
+	// AnswerID: for a create (Created is then true) a fresh id that names
+	// no customer, for an update the id of the customer it would have
+	// changed. Whoever may read customers gets a 422 instead.
+	Taken    bool
+	AnswerID string
 }
 
 // ResourceID is the id of the customer the action created, changed,
-// deleted or matched as an echo; "" for find_customer and publish_event.
+// deleted or matched as an echo; "" for find_customer, publish_event and
+// a Taken create.
 func (o Outcome) ResourceID() string {
 	if o.Customer == nil {
 		return ""

@@ -98,7 +98,11 @@ func (s *Service) Incidents(ctx context.Context, p auth.Principal, after string,
 }
 
 // Resolve closes an incident and resumes what it paused. Resolving a
-// resolved incident changes nothing.
+// resolved incident changes nothing. The caller needs manage:webhook, or
+// subscribe:webhook as the owner of a webhook that received a state the
+// incident records (403 otherwise); the writer the incident is about can
+// never resolve it itself (403), whatever it holds, so a paused writer
+// cannot reset its own breaker.
 func (s *Service) Resolve(ctx context.Context, p auth.Principal, id string) (Incident, error) {
 	if err := requireIncidentPerm(p); err != nil {
 		return Incident{}, err
@@ -110,8 +114,52 @@ func (s *Service) Resolve(ctx context.Context, p auth.Principal, id string) (Inc
 	if err != nil || inc.Status == "resolved" {
 		return inc, err
 	}
+	if err := s.mayResolve(ctx, p, inc); err != nil {
+		return Incident{}, err
+	}
 	if err := s.st.resolve(ctx, p.AccountID, inc, s.opts.Now()); err != nil {
 		return Incident{}, err
 	}
 	return s.st.incident(ctx, p.AccountID, id)
+}
+
+// mayResolve applies Resolve's rule.
+func (s *Service) mayResolve(ctx context.Context, p auth.Principal, inc Incident) error {
+	if isWriter(p, inc) {
+		return &apperr.Error{Code: apperr.CodeForbidden, Permission: perm.ManageWebhook, Message: "the writer an incident " +
+			"is about cannot resolve it; another key or user with manage:webhook, or the owner of the webhook it echoed, can"}
+	}
+	if p.Has(perm.ManageWebhook) {
+		return nil
+	}
+	for _, ev := range inc.Events {
+		rcv, err := s.out.Receivers(ctx, p.AccountID, ev)
+		if err != nil {
+			return err
+		}
+		for _, r := range rcv {
+			if r.OwnerID != "" && r.OwnerID == p.UserID {
+				return nil
+			}
+		}
+	}
+	e := apperr.Forbidden(perm.ManageWebhook)
+	e.Message = "resolving this incident needs manage:webhook, or owning a webhook it is tied to"
+	return e
+}
+
+// isWriter reports whether p's credential is the writer inc is about (or
+// the one it paused). An empty credential id matches nothing.
+func isWriter(p auth.Principal, inc Incident) bool {
+	c := p.Credential
+	if c.ID == "" {
+		return false
+	}
+	if inc.Paused != "" && c.String() == inc.Paused {
+		return true
+	}
+	if c.Kind == auth.KindEndpoint {
+		return c.ID == inc.Endpoint
+	}
+	return c.ID == inc.Credential
 }

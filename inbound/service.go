@@ -15,6 +15,7 @@ import (
 	"github.com/hookline/hookline/app/customers"
 	"github.com/hookline/hookline/app/events"
 	"github.com/hookline/hookline/app/httpapi"
+	"github.com/hookline/hookline/app/ids"
 	"github.com/hookline/hookline/app/perm"
 	"github.com/hookline/hookline/app/store"
 	"github.com/hookline/hookline/outbound"
@@ -96,6 +97,7 @@ func (s *Service) Run(ctx context.Context, p auth.Principal, action string, inpu
 		return Outcome{}, err
 	}
 	out.Action = a.Name
+	out.Readable = p.Has(perm.ReadCustomer)
 	return out, nil
 }
 
@@ -200,7 +202,15 @@ func (s *Service) createCustomer(ctx context.Context, p auth.Principal, in custo
 			}
 			return Outcome{Customer: &existing, Echo: true}, nil
 		}
-		return Outcome{}, apperr.InvalidField("email", "another customer already has this email")
+		// Telling whoever may not read customers that an email is taken
+		// would make every create an existence probe, and an inbound
+		// endpoint answers the public: they get a create's answer.
+		if p.Has(perm.ReadCustomer) && p.Credential.Kind != auth.KindEndpoint {
+			return Outcome{}, apperr.InvalidField("email", "another customer already has this email")
+		}
+		s.opts.Log.Info("inbound: create_customer of a taken email answered as a create; nothing changed",
+			"account_id", p.AccountID, "credential", p.Credential.String())
+		return Outcome{Taken: true, Created: true, AnswerID: ids.New(ids.Customer, s.opts.Now())}, nil
 	case !apperr.IsCode(err, apperr.CodeNotFound):
 		return Outcome{}, err
 	}
@@ -265,9 +275,33 @@ func (s *Service) updateCustomer(ctx context.Context, p auth.Principal, in updat
 			return Outcome{Customer: &cur, Echo: true}, nil
 		}
 	}
+	taken, err := s.emailTaken(ctx, p, cur, next)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if taken {
+		return Outcome{Taken: true, AnswerID: cur.ID}, nil
+	}
 	c, _, err := s.customers.Update(ctx, p, cur.ID, in.Patch, cause)
 	if err != nil {
 		return Outcome{}, err
 	}
 	return Outcome{Customer: &c}, nil
+}
+
+// emailTaken reports whether an update moving cur to next's email must be
+// answered as Taken: the email is another customer's and p may not be told
+// so (see createCustomer). Whoever may be told gets the store's 422.
+func (s *Service) emailTaken(ctx context.Context, p auth.Principal, cur, next customers.Customer) (bool, error) {
+	if strings.EqualFold(cur.Email, next.Email) || (p.Has(perm.ReadCustomer) && p.Credential.Kind != auth.KindEndpoint) {
+		return false, nil
+	}
+	other, err := s.customers.Lookup(ctx, p.AccountID, "", next.Email)
+	switch {
+	case apperr.IsCode(err, apperr.CodeNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return other.ID != cur.ID, nil
 }

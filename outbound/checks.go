@@ -82,11 +82,31 @@ func checkHeaders(h map[string]string, auth string) []apperr.FieldError {
 			fields = append(fields, apperr.FieldError{Field: "headers." + name, Message: "is set by Hookline and cannot be overridden"})
 		case lower == "authorization" && auth != "none":
 			fields = append(fields, apperr.FieldError{Field: "headers." + name, Message: "conflicts with auth; use one or the other"})
-		case len(v) > 1000 || strings.ContainsAny(v, "\r\n\x00"):
-			fields = append(fields, apperr.FieldError{Field: "headers." + name, Message: "must be at most 1000 characters on one line"})
+		case len(v) > 1000 || !validHeaderValue(v):
+			fields = append(fields, apperr.FieldError{Field: "headers." + name, Message: "must be at most 1000 characters on one line, without control characters"})
 		}
 	}
 	return fields
+}
+
+// validHeaderValue reports whether Go's HTTP client will send v as a
+// header value: no control characters but tab (RFC 9110 field-value).
+func validHeaderValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < ' ' && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// checkRateLimit checks a webhook's rate_limit: 0 (unlimited) or at
+// least one delivery a minute, which the limiter keeps exactly.
+func checkRateLimit(r float64) *apperr.FieldError {
+	if r != 0 && r < MinRateLimit {
+		return &apperr.FieldError{Field: "rate_limit", Message: "must be 0 (unlimited) or at least 0.0167 (one delivery a minute)"}
+	}
+	return nil
 }
 
 // checkAuth turns the auth input into the stored setting; nil means none.
@@ -109,14 +129,15 @@ func checkAuth(a *AuthInput) (Auth, []apperr.FieldError) {
 	return Auth{Type: "none"}, nil
 }
 
-// parseTimeout reads a webhook's request timeout: 1 s to 60 s, 15 s when empty.
+// parseTimeout reads a webhook's request timeout: 1 s to MaxTimeout
+// (30 s), 15 s when empty.
 func parseTimeout(s string) (time.Duration, *apperr.FieldError) {
 	if s == "" {
 		return 15 * time.Second, nil
 	}
 	d, err := time.ParseDuration(s)
-	if err != nil || d < time.Second || d > 60*time.Second {
-		return 0, &apperr.FieldError{Field: "timeout", Message: "must be a duration from 1s to 60s, such as 15s"}
+	if err != nil || d < time.Second || d > MaxTimeout {
+		return 0, &apperr.FieldError{Field: "timeout", Message: "must be a duration from 1s to 30s, such as 15s"}
 	}
 	return d, nil
 }
@@ -182,4 +203,35 @@ func requireWebhookPerm(p auth.Principal) error {
 // reported as not found, so ids cannot be probed.
 func (w Webhook) visibleTo(p auth.Principal) bool {
 	return w.OwnerID == p.UserID || p.Has(perm.ManageWebhook)
+}
+
+// mayRead reports whether p may read events of type typ: the type's read
+// permission from the catalog. webhook.test events carry nothing to read;
+// a type no longer in the catalog is readable by nobody.
+func (s *Service) mayRead(ctx context.Context, p auth.Principal, acct, typ string) (bool, error) {
+	if typ == TestEventType {
+		return true, nil
+	}
+	t, err := s.deps.Catalog.Get(ctx, acct, typ)
+	if apperr.IsCode(err, apperr.CodeNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return p.Has(t.Permission), nil
+}
+
+// ownerMayRead reports whether w's owner, as accounts builds the owner's
+// principal now (the same as at fan-out), may read events of type typ. A
+// closed account or a removed user may read nothing.
+func (s *Service) ownerMayRead(ctx context.Context, w Webhook, typ string) (bool, error) {
+	owner, err := s.deps.Accounts.Principal(ctx, w.AccountID, w.OwnerID, auth.ParseCredential(w.Credential), nil)
+	if apperr.IsCode(err, apperr.CodeUnauthorized) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("outbound: owner of %s: %w", w.ID, err)
+	}
+	return s.mayRead(ctx, owner, w.AccountID, typ)
 }

@@ -11,9 +11,10 @@ import (
 )
 
 // Deliveries lists a webhook's deliveries newest first, optionally only
-// those with a status or event type.
+// those with a status or event type. The list carries no payloads, so it
+// needs no event read permission (Delivery does).
 func (s *Service) Deliveries(ctx context.Context, p auth.Principal, whk, status, eventType, after string, limit int) ([]Delivery, string, error) {
-	if _, err := s.Webhook(ctx, p, whk); err != nil {
+	if _, err := s.visible(ctx, p, whk); err != nil {
 		return nil, "", err
 	}
 	switch status {
@@ -34,7 +35,10 @@ type DeliveryDetail struct {
 }
 
 // Delivery returns one delivery with its payload and attempts. Deliveries
-// of another user's webhook are not found unless p holds manage:webhook.
+// of another user's webhook are not found unless p holds manage:webhook,
+// and so is a delivery of an event type p may not read (its read
+// permission from the catalog): the log must not show data p could not
+// read directly.
 func (s *Service) Delivery(ctx context.Context, p auth.Principal, id string) (DeliveryDetail, error) {
 	if err := requireWebhookPerm(p); err != nil {
 		return DeliveryDetail{}, err
@@ -52,6 +56,11 @@ func (s *Service) Delivery(ctx context.Context, p auth.Principal, id string) (De
 			return DeliveryDetail{}, apperr.NotFound("delivery")
 		}
 	}
+	if may, err := s.mayRead(ctx, p, p.AccountID, d.EventType); err != nil {
+		return DeliveryDetail{}, err
+	} else if !may {
+		return DeliveryDetail{}, apperr.NotFound("delivery")
+	}
 	atts, err := s.st.attempts(ctx, p.AccountID, id)
 	if err != nil {
 		return DeliveryDetail{}, err
@@ -63,11 +72,13 @@ func (s *Service) Delivery(ctx context.Context, p auth.Principal, id string) (De
 	return DeliveryDetail{Delivery: d, Payload: env, Attempts: atts}, nil
 }
 
-// Redeliver schedules a new attempt of a delivered or failed delivery now;
-// it is logged like the others, with trigger "redeliver". If that attempt
-// fails while the webhook's retry schedule still has tries left for the
-// delivery, they follow. A pending delivery is a conflict: its next attempt
-// is already coming.
+// Redeliver schedules a new attempt of a delivered or failed delivery now,
+// to the webhook's current URL; it is logged like the others, with trigger
+// "redeliver". If that attempt fails while the webhook's retry schedule
+// still has tries left for the delivery, they follow. A pending delivery is
+// a conflict: its next attempt is already coming. p needs what Delivery
+// needs and, as for changing where the webhook delivers, the read
+// permission of every event type the webhook subscribes to.
 func (s *Service) Redeliver(ctx context.Context, p auth.Principal, id string) (Delivery, error) {
 	dd, err := s.Delivery(ctx, p, id)
 	if err != nil {
@@ -76,13 +87,18 @@ func (s *Service) Redeliver(ctx context.Context, p auth.Principal, id string) (D
 	if dd.Payload == nil {
 		return Delivery{}, apperr.Conflict("the event of this delivery is past retention and cannot be sent again")
 	}
-	if _, err := s.st.get(ctx, p.AccountID, dd.WebhookID); err != nil {
+	w, err := s.st.get(ctx, p.AccountID, dd.WebhookID)
+	if err != nil {
 		return Delivery{}, apperr.Conflict("the webhook of this delivery was deleted")
+	}
+	if _, err := s.checkEvents(ctx, p, w.Events); err != nil {
+		return Delivery{}, err
 	}
 	if dd.Status == StatusPending {
 		return Delivery{}, apperr.Conflict("the delivery is still pending; its next attempt is already scheduled")
 	}
 	d := dd.Delivery
+	d.URL = w.URL // where this attempt goes; the record takes it when it is sent
 	d.Gen++
 	d.Status, d.NextAttemptAt = StatusPending, s.now()
 	ok, err := s.st.reschedule(ctx, p.AccountID, d.ID, dd.Gen, d.Gen, d.NextAttemptAt)

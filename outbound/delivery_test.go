@@ -312,7 +312,7 @@ func TestSlowEndpointDoesNotDelayOthers(t *testing.T) {
 	slow := receiver.New(t, receiver.Reply{Status: 200, Hold: hold})
 	t.Cleanup(func() { close(hold) }) // before the receiver's Close, which waits for held requests
 	fast := receiver.New(t)
-	ws := f.webhook(t, slow, map[string]any{"timeout": "60s"})
+	ws := f.webhook(t, slow, map[string]any{"timeout": "30s"})
 	wf := f.webhook(t, fast, nil)
 	f.Do("PATCH", "/v1/webhooks/"+ws.ID, f.acct.Key, map[string]any{"active": true}).Want(200)
 	for i := 0; i < 60; i++ {

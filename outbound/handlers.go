@@ -7,7 +7,10 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/hookline/hookline/app/auth"
 	"github.com/hookline/hookline/app/httpapi"
+	"github.com/hookline/hookline/app/idempotency"
+	"github.com/hookline/hookline/app/redact"
 )
 
 type handlers struct{ svc *Service }
@@ -34,9 +37,24 @@ type webhookResponse struct {
 	ConsecutiveFailures int               `json:"consecutive_failures"`
 	Source              string            `json:"source"`
 	OwnerID             string            `json:"owner_id"`
+	CreatedBy           *createdBy        `json:"created_by"`
 	PrevSecretExpiresAt *time.Time        `json:"previous_secret_expires_at"`
 	CreatedAt           time.Time         `json:"created_at"`
 	UpdatedAt           time.Time         `json:"updated_at"`
+}
+
+// createdBy is the credential that created a webhook; null when none.
+type createdBy struct {
+	Kind string `json:"kind"`
+	ID   string `json:"id"`
+}
+
+func newCreatedBy(cred string) *createdBy {
+	c := auth.ParseCredential(cred)
+	if c.ID == "" {
+		return nil
+	}
+	return &createdBy{Kind: string(c.Kind), ID: c.ID}
 }
 
 // formatDuration writes 5m rather than 5m0s.
@@ -52,7 +70,8 @@ func formatDuration(d time.Duration) string {
 }
 
 // newWebhookResponse renders the shown view of a webhook (Webhook.Shown):
-// no secret and no sensitive header value leaves through it.
+// no secret, no sensitive header value and no query value of its URL
+// (redact.URL) leaves through it.
 func newWebhookResponse(w Webhook, now time.Time) webhookResponse {
 	w = w.Shown()
 	sched := make([]string, len(w.RetrySchedule))
@@ -60,11 +79,11 @@ func newWebhookResponse(w Webhook, now time.Time) webhookResponse {
 		sched[i] = formatDuration(d)
 	}
 	r := webhookResponse{
-		ID: w.ID, Name: w.Name, URL: w.URL, Method: w.Method, Events: w.Events,
+		ID: w.ID, Name: w.Name, URL: redact.URL(w.URL), Method: w.Method, Events: w.Events,
 		Auth: authResponse{Type: w.Auth.Type, Username: w.Auth.Username}, Headers: w.Headers,
 		RetrySchedule: sched, Timeout: formatDuration(w.Timeout), RateLimit: w.RateLimit, Active: w.Active,
 		DisabledAt: httpapi.Time(w.DisabledAt), ConsecutiveFailures: w.ConsecutiveFailures,
-		Source: w.Source, OwnerID: w.OwnerID, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
+		Source: w.Source, OwnerID: w.OwnerID, CreatedBy: newCreatedBy(w.Credential), CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
 	}
 	if w.DisabledReason != "" {
 		r.DisabledReason = &w.DisabledReason
@@ -89,7 +108,10 @@ func (h *handlers) create(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.Status(fiber.StatusCreated).JSON(webhookCreated{webhookResponse: newWebhookResponse(w, h.svc.now()), Secret: w.Secret})
+	resp := newWebhookResponse(w, h.svc.now())
+	// The signing secret is shown once: a replay answers the webhook without it.
+	idempotency.ReplayAs(c, resp)
+	return c.Status(fiber.StatusCreated).JSON(webhookCreated{webhookResponse: resp, Secret: w.Secret})
 }
 
 func (h *handlers) list(c *fiber.Ctx) error {
@@ -128,8 +150,9 @@ func (h *handlers) delete(c *fiber.Ctx) error {
 }
 
 type rotatedResponse struct {
-	ID                  string     `json:"id"`
-	Secret              string     `json:"secret"`
+	ID     string `json:"id"`
+	Secret string `json:"secret,omitempty"` // absent in idempotent replays
+
 	PrevSecretExpiresAt *time.Time `json:"previous_secret_expires_at"`
 }
 
@@ -138,6 +161,7 @@ func (h *handlers) rotate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	idempotency.ReplayAs(c, rotatedResponse{ID: w.ID, PrevSecretExpiresAt: httpapi.Time(w.PrevSecretUntil)})
 	return c.JSON(rotatedResponse{ID: w.ID, Secret: w.Secret, PrevSecretExpiresAt: httpapi.Time(w.PrevSecretUntil)})
 }
 
@@ -155,8 +179,10 @@ type deliveryResponse struct {
 	NextAttemptAt  *time.Time `json:"next_attempt_at"`
 }
 
+// newDeliveryResponse renders a delivery; its URL (the one its latest
+// attempt went to) with query values redacted.
 func newDeliveryResponse(d Delivery) deliveryResponse {
-	r := deliveryResponse{ID: d.ID, WebhookID: d.WebhookID, EventID: d.EventID, EventType: d.EventType, URL: d.URL,
+	r := deliveryResponse{ID: d.ID, WebhookID: d.WebhookID, EventID: d.EventID, EventType: d.EventType, URL: redact.URL(d.URL),
 		Status: d.Status, Attempts: d.Attempts, CreatedAt: d.CreatedAt, NextAttemptAt: httpapi.Time(d.NextAttemptAt)}
 	if d.LastStatusCode != 0 {
 		r.LastStatusCode = &d.LastStatusCode
@@ -198,9 +224,12 @@ func (h *handlers) delivery(c *fiber.Ctx) error {
 	if len(payload) == 0 {
 		payload = json.RawMessage("null")
 	}
-	atts := dd.Attempts
-	if atts == nil {
-		atts = []Attempt{}
+	atts := make([]Attempt, len(dd.Attempts))
+	for i, a := range dd.Attempts {
+		if a.URL != "" {
+			a.URL = redact.URL(a.URL)
+		}
+		atts[i] = a
 	}
 	return c.JSON(deliveryDetailResponse{deliveryResponse: newDeliveryResponse(dd.Delivery), Payload: payload, AttemptsList: atts})
 }

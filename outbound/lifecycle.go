@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/hookline/hookline/app/apperr"
@@ -43,15 +46,27 @@ func (s *Service) remove(ctx context.Context, w Webhook, why string) error {
 }
 
 // SendUnsubscribe tells a removed webhook's receiver it is gone, with a
-// DELETE to its URL through the same guarded client as deliveries: REST
-// Hooks partners (Zapier) pause the subscription on it. Best effort: the
-// outcome is logged, never returned. It returns when the receiver has
-// answered or after 10 s, whichever is first; callers that must not wait
-// run it with Go, so Close waits for it instead.
+// DELETE through the same guarded client as deliveries: REST Hooks
+// partners (Zapier) pause the subscription on it. The DELETE goes only to
+// the URL the webhook was created with, and only when its host is one of
+// Options.UnsubscribeHosts (hooks.zapier.com): a URL edited since, or any
+// other host, gets nothing, so the DELETE cannot be aimed elsewhere. Best
+// effort: the outcome is logged, never returned. It returns when the
+// receiver has answered or after 10 s, whichever is first; callers that
+// must not wait run it with Go, so Close waits for it instead.
 func (s *Service) SendUnsubscribe(ctx context.Context, w Webhook) {
+	target := w.OriginURL
+	if target == "" {
+		target = w.URL // stored before the origin was kept; the host rule still holds
+	}
+	u, err := url.Parse(target)
+	if err != nil || !slices.ContainsFunc(s.opts.UnsubscribeHosts, func(h string) bool { return strings.EqualFold(h, u.Hostname()) }) {
+		s.opts.Log.Info("outbound: no reverse unsubscribe: not a partner's hook URL", "webhook_id", w.ID)
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, w.URL, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, target, nil)
 	if err != nil {
 		s.opts.Log.Warn("outbound: reverse unsubscribe", "webhook_id", w.ID, "err", err)
 		return
@@ -67,29 +82,50 @@ func (s *Service) SendUnsubscribe(ctx context.Context, w Webhook) {
 }
 
 // RotateSecret gives the webhook a new secret; the old one keeps signing
-// beside it for RotationOverlap (24 h), so receivers can switch without loss.
+// beside it for RotationOverlap (24 h), so receivers can switch without
+// loss. The write is conditional on the secret read, so two rotations at
+// once cannot leave a secret in place that neither caller was shown.
 func (s *Service) RotateSecret(ctx context.Context, p auth.Principal, id string) (Webhook, error) {
-	w, err := s.Webhook(ctx, p, id)
-	if err != nil {
-		return Webhook{}, err
+	for try := 0; try < 3; try++ {
+		stored, err := s.visible(ctx, p, id)
+		if err != nil {
+			return Webhook{}, err
+		}
+		w, err := s.seal.open(stored)
+		if err != nil {
+			// The old secret cannot sign any more anyway: start afresh.
+			w.Secret = ""
+		}
+		now := s.now()
+		w.PrevSecret, w.PrevSecretUntil, w.Secret, w.UpdatedAt = w.Secret, now.Add(s.opts.RotationOverlap), signing.NewSecret(), now
+		if w.PrevSecret == "" {
+			w.PrevSecretUntil = time.Time{}
+		}
+		kv, err := s.st.fields(w, fieldSecret, fieldPrevSecret, "prev_secret_until", "updated_at")
+		if err != nil {
+			return Webhook{}, err
+		}
+		switch n, err := s.st.update(ctx, w.AccountID, w.ID, nil, nil, fieldSecret, stored.Secret, kv...); {
+		case err != nil:
+			return Webhook{}, err
+		case n == updGone:
+			return Webhook{}, apperr.NotFound("webhook")
+		case n == updOK:
+			return w, nil
+		}
 	}
-	now := s.now()
-	w.PrevSecret, w.PrevSecretUntil, w.Secret, w.UpdatedAt = w.Secret, now.Add(s.opts.RotationOverlap), signing.NewSecret(), now
-	ok, err := s.st.setFields(ctx, w.AccountID, w.ID, "secret", w.Secret, "prev_secret", w.PrevSecret,
-		"prev_secret_until", store.MS(w.PrevSecretUntil), "updated_at", store.MS(now))
-	if err != nil {
-		return Webhook{}, err
-	}
-	if !ok {
-		return Webhook{}, apperr.NotFound("webhook")
-	}
-	return w, nil
+	return Webhook{}, apperr.Conflict("the secret was rotated by another request at the same time; retry")
 }
 
-// SendTest sends the webhook a webhook.test event now, active or not.
+// SendTest sends the webhook a webhook.test event now, active or not. Like
+// changing where the webhook delivers, it needs the read permission of
+// every event type the webhook subscribes to.
 func (s *Service) SendTest(ctx context.Context, p auth.Principal, id string) (Delivery, error) {
-	w, err := s.Webhook(ctx, p, id)
+	w, err := s.visible(ctx, p, id)
 	if err != nil {
+		return Delivery{}, err
+	}
+	if _, err := s.checkEvents(ctx, p, w.Events); err != nil {
 		return Delivery{}, err
 	}
 	return s.sendTest(ctx, w)
@@ -135,6 +171,49 @@ func (s *Service) RemoveWebhooksOfCredential(ctx context.Context, acct string, c
 		}
 		if next == "" {
 			return nil
+		}
+		after = next
+	}
+}
+
+// DisabledByRevoke is the disabled reason of the webhooks turned off by
+// DeactivateWebhooksOfCredential.
+const DisabledByRevoke = "credential revoked"
+
+// DeactivateWebhooksOfCredential turns off every active webhook of the
+// account created with cred, of any source, with the disabled reason
+// "credential revoked", and returns how many it turned off. The
+// composition root calls it from the accounts revoke hook, so a leaked and
+// revoked key leaves no live subscription behind; a user with the
+// permissions can turn one back on. An empty credential id turns off
+// nothing and is an error: it would match every webhook made without one.
+func (s *Service) DeactivateWebhooksOfCredential(ctx context.Context, acct string, cred auth.Credential) (int, error) {
+	if cred.ID == "" {
+		return 0, errors.New("outbound: deactivate webhooks of a credential: empty credential id")
+	}
+	want := cred.String()
+	n, after := 0, ""
+	for {
+		ws, next, err := s.st.list(ctx, acct, after, 200)
+		if err != nil {
+			return n, err
+		}
+		for _, w := range ws {
+			if w.Credential != want || !w.Active {
+				continue
+			}
+			now := s.now()
+			ok, err := s.st.setFields(ctx, acct, w.ID, "active", boolStr(false), "disabled_reason", DisabledByRevoke,
+				"disabled_at", store.MS(now), "updated_at", store.MS(now))
+			if err != nil {
+				return n, err
+			}
+			if ok {
+				n++
+			}
+		}
+		if next == "" {
+			return n, nil
 		}
 		after = next
 	}

@@ -3,7 +3,6 @@ package outbound
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -30,11 +29,14 @@ const maxLoggedBody = 64 << 10
 func (s *Service) send(ctx context.Context, w Webhook, d Delivery, env []byte, chain string, hop int) (att Attempt, retryAfter time.Duration, gone bool) {
 	start := s.opts.Now()
 	att = Attempt{StartedAt: start.UTC().Truncate(time.Millisecond), Method: w.Method, URL: w.URL}
+	// att.URL is the URL this attempt goes to, kept in the log and on the
+	// delivery (store.record), so a re-pointed webhook shows.
 	signer, err := signing.NewSigner(w.Secrets(start)...)
 	if err != nil {
-		att.ErrorClass, att.Error = "internal", "the webhook's secret is unreadable; rotate it"
+		att.ErrorClass, att.Error = ClassInternal, "the webhook's secret is unreadable; rotate it"
 		return att, 0, false
 	}
+	timeout := min(w.Timeout, MaxTimeout)
 	target := w.URL
 	var body io.Reader
 	if w.Method == http.MethodGet {
@@ -47,11 +49,12 @@ func (s *Service) send(ctx context.Context, w Webhook, d Delivery, env []byte, c
 	} else {
 		body = bytes.NewReader(env)
 	}
-	rctx, cancel := context.WithTimeout(ctx, w.Timeout)
+	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(rctx, w.Method, target, body)
 	if err != nil {
-		att.ErrorClass, att.Error = "connection", "cannot build the request: "+err.Error()
+		s.opts.Log.Warn("outbound: cannot build request", "webhook_id", w.ID, "err", err)
+		att.ErrorClass, att.Error = ClassInternal, "Hookline could not build the request: the webhook's URL is not valid at send time"
 		return att, 0, false
 	}
 	ts := start.Unix()
@@ -67,7 +70,9 @@ func (s *Service) send(ctx context.Context, w Webhook, d Delivery, env []byte, c
 	h.Set("Idempotency-Key", d.EventID)
 	h.Set("Hookline-Event-Id", d.EventID)
 	h.Set("Hookline-Delivery-Id", d.ID)
-	if chain != "" {
+	// The chain comes from whoever wrote the event: one Go's client would
+	// refuse (a control character) is left out rather than fail the delivery.
+	if chain != "" && validHeaderValue(chain) {
 		h.Set("Hookline-Chain", chain)
 	}
 	h.Set("Hookline-Hop", strconv.Itoa(hop))
@@ -81,12 +86,23 @@ func (s *Service) send(ctx context.Context, w Webhook, d Delivery, env []byte, c
 		h.Set("Authorization", "Bearer "+w.Auth.Secret)
 	}
 	att.Request = redact.Headers(h)
+	// A header Go's client would refuse (stored before the rule was
+	// tightened) is Hookline's own failure, not the receiver's.
+	for k, vs := range h {
+		for _, v := range vs {
+			if !validHeaderValue(v) {
+				att.ErrorClass, att.Error = ClassInternal, "Hookline could not build the request: header "+k+" has a value that cannot be sent; edit the webhook's headers"
+				return att, 0, false
+			}
+		}
+	}
 
 	res, err := s.client.Do(req)
 	att.DurationMS = s.opts.Now().Sub(start).Milliseconds()
 	if err != nil {
 		att.ErrorClass = safehttp.Classify(err)
-		att.Error = errorMessage(att.ErrorClass, err, w.Timeout)
+		att.Error = errorMessage(att.ErrorClass, err, timeout)
+		s.opts.Log.Info("outbound: attempt failed", "webhook_id", w.ID, "delivery_id", d.ID, "error_class", att.ErrorClass, "detail", safehttp.Detail(err))
 		return att, 0, false
 	}
 	defer res.Body.Close()
@@ -122,21 +138,14 @@ func (s *Service) send(ctx context.Context, w Webhook, d Delivery, env []byte, c
 	return att, retryAfter, gone
 }
 
+// errorMessage is what the delivery log says of a failed send: never an
+// address, a port or a dial string (safehttp.Describe); the server log
+// has the detail.
 func errorMessage(class string, err error, timeout time.Duration) string {
-	switch class {
-	case "timeout":
+	if class == "timeout" {
 		return "no response within the webhook's timeout of " + timeout.String()
-	case "blocked_target":
-		var be *safehttp.BlockedError
-		if errors.As(err, &be) {
-			return "blocked target: " + be.Reason
-		}
 	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err.Error()
-	}
-	return err.Error()
+	return safehttp.Describe(err)
 }
 
 // parseRetryAfter reads seconds or an HTTP date, capped at one hour.

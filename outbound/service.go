@@ -15,6 +15,7 @@ import (
 	"github.com/hookline/hookline/app/accounts"
 	"github.com/hookline/hookline/app/catalog"
 	"github.com/hookline/hookline/app/events"
+	"github.com/hookline/hookline/app/secrets"
 	"github.com/hookline/hookline/app/store"
 	"github.com/hookline/hookline/outbound/safehttp"
 )
@@ -41,6 +42,23 @@ type Options struct {
 	// PerWebhookConcurrency caps one webhook's requests in flight per worker
 	// process, so a slow endpoint cannot take every worker. Zero means 10.
 	PerWebhookConcurrency int
+	// AccountInFlight caps one account's deliveries in flight across every
+	// worker process (a Redis semaphore of expiring leases), so one
+	// tenant's slow or tarpitting endpoints cannot hold the workers every
+	// other tenant shares. An attempt past the cap waits without using one
+	// of its tries. Zero means 20.
+	AccountInFlight int
+	// MaxWebhooks is how many webhooks one account may have; creating one
+	// more is a conflict. Zero means 500.
+	MaxWebhooks int
+	// Secrets seals webhook secrets at rest: signing secrets, the auth
+	// password or token, custom header values. Nil stores them as given
+	// (development only; production configures a key).
+	Secrets *secrets.Keyring
+	// UnsubscribeHosts are the hosts a reverse unsubscribe (SendUnsubscribe,
+	// a REST Hooks DELETE) may be sent to; any other original URL gets
+	// none. Nil means hooks.zapier.com; tests add their fake partner's host.
+	UnsubscribeHosts []string
 	// RotationOverlap is how long an old secret keeps signing. Zero means 24 h.
 	RotationOverlap time.Duration
 	// ReconcileEvery is how often pending deliveries are checked for lost
@@ -71,7 +89,8 @@ type Service struct {
 	opts      Options
 	client    *http.Client
 	limiter   *redis_rate.Limiter
-	sems      sync.Map // webhook id → chan struct{}
+	slots     webhookSlots
+	seal      sealer
 	onRemoved []func(ctx context.Context, w Webhook, why string)
 	bg        background
 }
@@ -105,6 +124,15 @@ func New(rdb redis.UniversalClient, q *asynq.Client, deps Deps, opts Options) *S
 	if opts.PerWebhookConcurrency == 0 {
 		opts.PerWebhookConcurrency = 10
 	}
+	if opts.AccountInFlight == 0 {
+		opts.AccountInFlight = 20
+	}
+	if opts.MaxWebhooks == 0 {
+		opts.MaxWebhooks = 500
+	}
+	if opts.UnsubscribeHosts == nil {
+		opts.UnsubscribeHosts = []string{"hooks.zapier.com"}
+	}
 	if opts.RotationOverlap == 0 {
 		opts.RotationOverlap = 24 * time.Hour
 	}
@@ -126,9 +154,11 @@ func New(rdb redis.UniversalClient, q *asynq.Client, deps Deps, opts Options) *S
 	if opts.Version == "" {
 		opts.Version = "dev"
 	}
+	seal := sealer{kr: opts.Secrets, keys: deps.Keys}
 	return &Service{
-		st: &webhookStore{rdb: rdb, keys: deps.Keys}, q: q, inspector: asynq.NewInspectorFromRedisClient(rdb),
+		st: &webhookStore{rdb: rdb, keys: deps.Keys, seal: seal}, q: q, inspector: asynq.NewInspectorFromRedisClient(rdb),
 		deps: deps, opts: opts, client: opts.Policy.NewClient(), limiter: redis_rate.NewLimiter(rdb),
+		slots: webhookSlots{n: map[string]int{}}, seal: seal,
 	}
 }
 

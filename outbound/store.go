@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +22,7 @@ import (
 type webhookStore struct {
 	rdb  redis.UniversalClient
 	keys store.Keys
+	seal sealer
 }
 
 func boolStr(b bool) string {
@@ -30,29 +32,67 @@ func boolStr(b bool) string {
 	return "0"
 }
 
-func webhookFields(w Webhook) []any {
-	hdr, _ := json.Marshal(w.Headers)
+// fields returns the stored field/value pairs of w, the secret ones
+// sealed (sealer), only those named in only when it is not empty.
+func (s *webhookStore) fields(w Webhook, only ...string) ([]any, error) {
+	var out []any
+	want := func(name string) bool { return len(only) == 0 || slices.Contains(only, name) }
+	add := func(name string, v any) {
+		if want(name) {
+			out = append(out, name, v)
+		}
+	}
+	var err error
+	sealed := func(name, plain string) {
+		if err == nil && want(name) {
+			var v string
+			v, err = s.seal.seal(w.AccountID, w.ID, name, plain)
+			out = append(out, name, v)
+		}
+	}
 	sched := make([]string, len(w.RetrySchedule))
 	for i, d := range w.RetrySchedule {
 		sched[i] = strconv.FormatInt(d.Milliseconds(), 10)
 	}
-	return []any{
-		"id", w.ID, "owner_id", w.OwnerID, "credential", w.Credential, "source", w.Source, "name", w.Name,
-		"url", w.URL, "method", w.Method, "events", strings.Join(w.Events, ","),
-		"auth_type", w.Auth.Type, "auth_username", w.Auth.Username, "auth_secret", w.Auth.Secret,
-		"headers", string(hdr), "retry_schedule", strings.Join(sched, ","),
-		"timeout_ms", w.Timeout.Milliseconds(), "rate_limit", strconv.FormatFloat(w.RateLimit, 'f', -1, 64),
-		"active", boolStr(w.Active), "disabled_reason", w.DisabledReason, "disabled_at", store.MS(w.DisabledAt),
-		"consecutive_failures", w.ConsecutiveFailures,
-		"secret", w.Secret, "prev_secret", w.PrevSecret, "prev_secret_until", store.MS(w.PrevSecretUntil),
-		"created_at", store.MS(w.CreatedAt), "updated_at", store.MS(w.UpdatedAt),
+	add("id", w.ID)
+	add("owner_id", w.OwnerID)
+	add("credential", w.Credential)
+	add("source", w.Source)
+	add("name", w.Name)
+	add("url", w.URL)
+	add("origin_url", w.OriginURL)
+	add("method", w.Method)
+	add("events", strings.Join(w.Events, ","))
+	add("auth_type", w.Auth.Type)
+	add("auth_username", w.Auth.Username)
+	sealed(fieldAuthSecret, w.Auth.Secret)
+	if want("headers") && err == nil {
+		var h string
+		h, err = s.seal.sealHeaders(w.AccountID, w.ID, w.Headers)
+		out = append(out, "headers", h)
 	}
+	add("retry_schedule", strings.Join(sched, ","))
+	add("timeout_ms", w.Timeout.Milliseconds())
+	add("rate_limit", strconv.FormatFloat(w.RateLimit, 'f', -1, 64))
+	add("active", boolStr(w.Active))
+	add("disabled_reason", w.DisabledReason)
+	add("disabled_at", store.MS(w.DisabledAt))
+	add("consecutive_failures", w.ConsecutiveFailures)
+	sealed(fieldSecret, w.Secret)
+	sealed(fieldPrevSecret, w.PrevSecret)
+	add("prev_secret_until", store.MS(w.PrevSecretUntil))
+	add("created_at", store.MS(w.CreatedAt))
+	add("updated_at", store.MS(w.UpdatedAt))
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func webhookFrom(acct string, m map[string]string) Webhook {
 	w := Webhook{
 		ID: m["id"], AccountID: acct, OwnerID: m["owner_id"], Credential: m["credential"], Source: m["source"],
-		Name: m["name"], URL: m["url"], Method: m["method"],
+		Name: m["name"], URL: m["url"], OriginURL: m["origin_url"], Method: m["method"],
 		Auth:   Auth{Type: m["auth_type"], Username: m["auth_username"], Secret: m["auth_secret"]},
 		Active: m["active"] == "1", DisabledReason: m["disabled_reason"], DisabledAt: store.Time(m["disabled_at"]),
 		Secret: m["secret"], PrevSecret: m["prev_secret"], PrevSecretUntil: store.Time(m["prev_secret_until"]),
@@ -75,36 +115,80 @@ func webhookFrom(acct string, m map[string]string) Webhook {
 	return w
 }
 
-// save writes a whole webhook and moves its type index entries from old's
-// events to w's, in one transaction.
-func (s *webhookStore) save(ctx context.Context, old, w Webhook) error {
-	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, s.keys.Webhook(w.AccountID, w.ID), webhookFields(w)...)
-		p.ZAdd(ctx, s.keys.Webhooks(w.AccountID), redis.Z{Member: w.ID})
-		for _, e := range old.Events {
-			if !w.Subscribes(e) {
-				p.SRem(ctx, s.keys.WebhooksByType(w.AccountID, e), w.ID)
-			}
-		}
-		for _, e := range w.Events {
-			p.SAdd(ctx, s.keys.WebhooksByType(w.AccountID, e), w.ID)
-		}
-		return nil
-	})
+// create writes a new webhook and its index entries in one script
+// (createWebhookScript), unless the account already has max webhooks:
+// false then.
+func (s *webhookStore) create(ctx context.Context, w Webhook, max int) (bool, error) {
+	kv, err := s.fields(w)
 	if err != nil {
-		return fmt.Errorf("outbound: save webhook %s: %w", w.ID, err)
+		return false, err
 	}
-	return nil
-}
-
-// setFields updates some fields of an existing webhook (setFieldsScript);
-// false means it is gone.
-func (s *webhookStore) setFields(ctx context.Context, acct, id string, kv ...any) (bool, error) {
-	n, err := setFieldsScript.Run(ctx, s.rdb, []string{s.keys.Webhook(acct, id)}, kv...).Int()
+	keys := []string{s.keys.Webhook(w.AccountID, w.ID), s.keys.Webhooks(w.AccountID)}
+	for _, e := range w.Events {
+		keys = append(keys, s.keys.WebhooksByType(w.AccountID, e))
+	}
+	n, err := createWebhookScript.Run(ctx, s.rdb, keys, append([]any{w.ID, max}, kv...)...).Int()
 	if err != nil {
-		return false, fmt.Errorf("outbound: update webhook %s: %w", id, err)
+		return false, fmt.Errorf("outbound: save webhook %s: %w", w.ID, err)
 	}
 	return n == 1, nil
+}
+
+// Outcomes of update.
+const (
+	updOK    = 1
+	updGone  = 0
+	updRaced = -1 // the guard field changed since it was read
+)
+
+// update sets some fields of an existing webhook (updateWebhookScript) and,
+// when its events change from old to now, moves its type index entries.
+// With guard set, only if that stored field still equals expected.
+func (s *webhookStore) update(ctx context.Context, acct, id string, old, now []string, guard, expected string, kv ...any) (int, error) {
+	keys := []string{s.keys.Webhook(acct, id)}
+	leave := 0
+	for _, e := range old {
+		if !slices.Contains(now, e) {
+			keys = append(keys, s.keys.WebhooksByType(acct, e))
+			leave++
+		}
+	}
+	for _, e := range now {
+		if !slices.Contains(old, e) {
+			keys = append(keys, s.keys.WebhooksByType(acct, e))
+		}
+	}
+	n, err := updateWebhookScript.Run(ctx, s.rdb, keys, append([]any{id, guard, expected, leave}, kv...)...).Int()
+	if err != nil {
+		return 0, fmt.Errorf("outbound: update webhook %s: %w", id, err)
+	}
+	return n, nil
+}
+
+// setFields updates some fields of an existing webhook; false means it is gone.
+func (s *webhookStore) setFields(ctx context.Context, acct, id string, kv ...any) (bool, error) {
+	n, err := s.update(ctx, acct, id, nil, nil, "", "", kv...)
+	return n == updOK, err
+}
+
+// compareAndSet sets each field of (field, expected, new) triples whose
+// stored value still equals expected (compareAndSetScript), and reports
+// which it set.
+func (s *webhookStore) compareAndSet(ctx context.Context, acct, id string, triples ...any) ([]bool, error) {
+	res, err := compareAndSetScript.Run(ctx, s.rdb, []string{s.keys.Webhook(acct, id)}, triples...).Int64Slice()
+	if err != nil {
+		return nil, fmt.Errorf("outbound: update webhook %s: %w", id, err)
+	}
+	out := make([]bool, len(res))
+	for i, r := range res {
+		out[i] = r == 1
+	}
+	return out, nil
+}
+
+// count is how many webhooks the account has.
+func (s *webhookStore) count(ctx context.Context, acct string) (int64, error) {
+	return s.rdb.ZCard(ctx, s.keys.Webhooks(acct)).Result()
 }
 
 // get reads one webhook; a missing one is apperr not found.

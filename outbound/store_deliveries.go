@@ -52,10 +52,13 @@ func (s *webhookStore) createDeliveriesOnce(ctx context.Context, ds []Delivery, 
 	p := s.rdb.Pipeline()
 	cmds := make([]*redis.Cmd, len(ds))
 	for i, d := range ds {
+		dPre, dPost := around(s.keys.Delivery(d.AccountID, idMark))
+		aPre, aPost := around(s.keys.Attempts(d.AccountID, idMark))
 		cmds[i] = createDeliveryScript.EvalSha(ctx, p,
 			[]string{s.keys.Delivery(d.AccountID, d.ID), s.keys.DeliveriesByWebhook(d.AccountID, d.WebhookID), s.keys.Due(d.AccountID),
 				s.keys.EventReceivers(d.AccountID, d.EventID)},
 			d.ID, int64(ttl.Seconds()), max, "("+floor, store.MS(d.NextAttemptAt), ws[i].ID+" "+credentialField(ws[i].Credential)+" "+ws[i].OwnerID,
+			dPre, dPost, aPre, aPost,
 			"id", d.ID, "webhook_id", d.WebhookID, "event_id", d.EventID, "event_type", d.EventType, "url", d.URL,
 			"status", d.Status, "attempts", 0, "last_status_code", 0, "last_error", "",
 			"created_at", store.MS(d.CreatedAt), "next_attempt_at", store.MS(d.NextAttemptAt), "gen", d.Gen, "test", boolStr(d.Test))
@@ -69,6 +72,16 @@ func (s *webhookStore) createDeliveriesOnce(ctx context.Context, ds []Delivery, 
 		created[i] = n == 1
 	}
 	return created, nil
+}
+
+// idMark stands for an id in a key that store.Keys builds, so a script can
+// build the same key for ids it finds itself (around).
+const idMark = "\x00"
+
+// around splits a key built with idMark into what comes before and after the id.
+func around(key string) (string, string) {
+	pre, post, _ := strings.Cut(key, idMark)
+	return pre, post
 }
 
 // delivery reads one delivery; a missing (or expired) one is apperr not found.
@@ -158,13 +171,18 @@ func (s *webhookStore) loadAttempt(ctx context.Context, acct, dlv, whk string, e
 
 // record stores an attempt's outcome (recordScript) if the delivery is
 // still on generation gen; false means a newer generation took over.
-func (s *webhookStore) record(ctx context.Context, d Delivery, gen int, att []byte, ttl time.Duration) (bool, error) {
+// The delivery's url becomes the one the attempt was sent to, when it was
+// sent: the log shows where the event actually went.
+func (s *webhookStore) record(ctx context.Context, d Delivery, gen int, att []byte, sentTo string, ttl time.Duration) (bool, error) {
 	next := store.MS(d.NextAttemptAt)
+	kv := []any{"status", d.Status, "attempts", d.Attempts, "last_status_code", d.LastStatusCode, "last_error", d.LastError,
+		"next_attempt_at", next, "gen", d.Gen}
+	if sentTo != "" {
+		kv = append(kv, "url", sentTo)
+	}
 	n, err := recordScript.Run(ctx, s.rdb,
 		[]string{s.keys.Delivery(d.AccountID, d.ID), s.keys.Attempts(d.AccountID, d.ID), s.keys.Due(d.AccountID)},
-		gen, att, int64(ttl.Seconds()), next, d.ID,
-		"status", d.Status, "attempts", d.Attempts, "last_status_code", d.LastStatusCode, "last_error", d.LastError,
-		"next_attempt_at", next, "gen", d.Gen).Int()
+		append([]any{gen, att, int64(ttl.Seconds()), next, d.ID}, kv...)...).Int()
 	if err != nil {
 		return false, fmt.Errorf("outbound: record attempt of %s: %w", d.ID, err)
 	}
@@ -222,4 +240,19 @@ func credentialField(c string) string {
 		return "-"
 	}
 	return c
+}
+
+// acquireInFlight takes one of the account's in-flight slots as a lease of
+// length ttl (inFlightAcquireScript); false means the account is at max.
+func (s *webhookStore) acquireInFlight(ctx context.Context, acct, lease string, max int, ttl time.Duration) (bool, error) {
+	n, err := inFlightAcquireScript.Run(ctx, s.rdb, []string{s.keys.InFlight(acct)}, max, ttl.Milliseconds(), lease).Int()
+	if err != nil {
+		return false, fmt.Errorf("outbound: in-flight slot of %s: %w", acct, err)
+	}
+	return n == 1, nil
+}
+
+// releaseInFlight gives a lease back before it expires.
+func (s *webhookStore) releaseInFlight(ctx context.Context, acct, lease string) error {
+	return s.rdb.ZRem(ctx, s.keys.InFlight(acct), lease).Err()
 }

@@ -65,32 +65,38 @@ func TestProduction_RefusesUnsafeTargetsAtCreation(t *testing.T) {
 		"mapped.example.com":   "::ffff:127.0.0.1",
 	}}
 	f := productionFixture(t, dns, nil, "")
-	tests := []struct{ url, want string }{
-		{"http://hooks.example.com/x", "https"},
-		{"https://127.0.0.1/x", "loopback"},
-		{"https://[::1]/x", "loopback"},
-		{"https://localhost:8443/x", "loopback"},
-		{"https://10.0.0.5/x", "private"},
-		{"https://169.254.169.254/latest/meta-data", "link-local"},
-		{"https://100.64.0.1/x", "carrier-grade NAT"},
-		{"https://224.0.0.1/x", "multicast"},
-		{"https://0.0.0.0/x", "unspecified"},
-		{"https://[fe80::1]/x", "link-local"},
-		{"https://[::ffff:10.0.0.1]/x", "IPv4-mapped"},
-		{"https://internal.example.com/x", "private"},
-		{"https://loop.example.com/x", "loopback"},
-		{"https://meta.example.com/x", "link-local"},
-		{"https://v6.example.com/x", "unique-local"},
-		{"https://mapped.example.com/x", "IPv4-mapped"},
-		{"https://nowhere.example.com/x", "does not resolve"},
-		{"https://user:pw@hooks.example.com/x", "credentials"},
-		{"ftp://hooks.example.com/x", "https"},
+	// A literal address may be named with its range (the client gave it);
+	// a host name never reveals what it resolves to (F17): names that
+	// resolve inside read the same as names that do not resolve.
+	tests := []struct{ url, want, hidden string }{
+		{"http://hooks.example.com/x", "https", ""},
+		{"https://127.0.0.1/x", "loopback", ""},
+		{"https://[::1]/x", "loopback", ""},
+		{"https://localhost:8443/x", "loopback", ""},
+		{"https://10.0.0.5/x", "private", ""},
+		{"https://169.254.169.254/latest/meta-data", "link-local", ""},
+		{"https://100.64.0.1/x", "carrier-grade NAT", ""},
+		{"https://224.0.0.1/x", "multicast", ""},
+		{"https://0.0.0.0/x", "unspecified", ""},
+		{"https://[fe80::1]/x", "link-local", ""},
+		{"https://[::ffff:10.0.0.1]/x", "private", ""},
+		{"https://internal.example.com/x", "does not resolve to a public address", "10.1.2.3"},
+		{"https://loop.example.com/x", "does not resolve to a public address", "127.0.0.1"},
+		{"https://meta.example.com/x", "does not resolve to a public address", "169.254"},
+		{"https://v6.example.com/x", "does not resolve to a public address", "fd00"},
+		{"https://mapped.example.com/x", "does not resolve to a public address", "ffff"},
+		{"https://nowhere.example.com/x", "does not resolve", ""},
+		{"https://user:pw@hooks.example.com/x", "credentials", ""},
+		{"ftp://hooks.example.com/x", "https", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.url, func(t *testing.T) {
 			r := f.With(t).Do("POST", "/v1/webhooks", f.acct.Key, map[string]any{"name": "x", "url": tc.url, "events": []string{"customer.created"}}).Want(422)
 			if !strings.Contains(string(r.Body), `"field":"url"`) || !strings.Contains(string(r.Body), tc.want) {
 				t.Fatalf("body %s does not name the reason %q", r.Body, tc.want)
+			}
+			if tc.hidden != "" && strings.Contains(string(r.Body), tc.hidden) {
+				t.Fatalf("body %s names the internal address %q", r.Body, tc.hidden)
 			}
 		})
 	}
@@ -107,8 +113,12 @@ func TestProduction_ChecksAtDialTime(t *testing.T) {
 	dns.set("hooks.example.com", "127.0.0.1")
 	f.Do("POST", "/v1/webhooks/"+w.ID+"/test", f.acct.Key, nil).Want(202)
 	d := f.waitStatus(t, w.ID, "webhook.test", "failed", 10*time.Second)
-	if a := d.AttemptLog[0]; a.ErrorClass != "blocked_target" || !strings.Contains(a.Error, "loopback") {
-		t.Fatalf("attempt %+v, want blocked_target naming loopback", a)
+	// The log says it was blocked, never where the name pointed (F17).
+	if a := d.AttemptLog[0]; a.ErrorClass != "blocked_target" || a.Error != "blocked target: not a public address" {
+		t.Fatalf("attempt %+v, want blocked_target without the address", a)
+	}
+	if raw := f.Do("GET", "/v1/deliveries/"+d.ID, f.acct.Key, nil).Want(200).Body; strings.Contains(string(raw), "127.0.0.1") {
+		t.Fatalf("the delivery log names the internal address: %s", raw)
 	}
 }
 

@@ -6,12 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/go-redis/redis_rate/v10"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
@@ -77,13 +74,23 @@ func (s *Service) Jobs() jobs.Set {
 
 // handleDeliver runs one attempt. Outcomes of the attempt are never returned
 // as errors: the delivery record schedules retries. An error here means the
-// attempt could not be run or recorded (Redis unreachable); the task is
-// then archived and the reconciler schedules it again.
+// attempt could not be run or recorded (Redis unreachable); it is logged
+// here, the task is then archived and the reconciler schedules it again.
 func (s *Service) handleDeliver(ctx context.Context, t *asynq.Task) error {
 	var p deliverPayload
 	if err := json.Unmarshal(t.Payload(), &p); err != nil {
+		s.opts.Log.Error("outbound: bad delivery task payload", "err", err)
 		return fmt.Errorf("outbound: bad task payload: %v: %w", err, asynq.SkipRetry)
 	}
+	err := s.attempt(ctx, p)
+	if err != nil {
+		s.opts.Log.Error("outbound: delivery attempt not run; the reconciler schedules it again",
+			"delivery_id", p.DeliveryID, "account_id", p.AccountID, "err", err)
+	}
+	return err
+}
+
+func (s *Service) attempt(ctx context.Context, p deliverPayload) error {
 	// One round trip for the delivery, the webhook and the event.
 	dm, wm, ec, err := s.st.loadAttempt(ctx, p.AccountID, p.DeliveryID, p.WebhookID, func(pipe redis.Pipeliner) *redis.SliceCmd {
 		return s.deps.Events.QueueEnvelope(ctx, pipe, p.AccountID, p.EventID)
@@ -107,12 +114,15 @@ func (s *Service) handleDeliver(ctx context.Context, t *asynq.Task) error {
 	default:
 		trigger = "schedule"
 	}
-	// Attempts that are never sent still get a number and a trigger in the log.
-	unsent := func(class, msg string) Attempt {
-		return Attempt{Number: d.Attempts + 1, StartedAt: now, ErrorClass: class, Error: msg, Trigger: trigger}
+	// Attempts that are never sent still get a number and a trigger in the
+	// log; they say nothing about the receiver, so they are final and do
+	// not count toward disabling the webhook (finish with a nil webhook).
+	unsent := func(class, msg string) error {
+		att := Attempt{Number: d.Attempts + 1, StartedAt: now, ErrorClass: class, Error: msg, Trigger: trigger}
+		return s.finish(ctx, d, att, nil, false)
 	}
 	if len(wm) == 0 {
-		return s.finish(ctx, d, unsent("webhook_deleted", "the webhook was deleted before this attempt"), nil, false)
+		return unsent("webhook_deleted", "the webhook was deleted before this attempt")
 	}
 	w := webhookFrom(p.AccountID, wm)
 	if !w.Active && !d.Test {
@@ -120,18 +130,33 @@ func (s *Service) handleDeliver(ctx context.Context, t *asynq.Task) error {
 		if w.DisabledReason != "" {
 			reason = "the webhook was disabled: " + w.DisabledReason
 		}
-		return s.finish(ctx, d, unsent("webhook_inactive", reason), nil, false)
+		return unsent("webhook_inactive", reason)
+	}
+	// Permissions are the owner's as they are now, not at fan-out: a
+	// retry, a redelivery or a test after a permission was removed sends
+	// nothing.
+	if may, err := s.ownerMayRead(ctx, w, d.EventType); err != nil {
+		return err
+	} else if !may {
+		return unsent(ClassPermissionRevoked, "not sent: the webhook's owner may no longer read "+d.EventType+" events")
 	}
 
-	// One slow endpoint must not hold every worker: past its cap, the
-	// attempt waits without using one of its tries.
-	sem := s.semaphore(w.ID)
-	select {
-	case sem <- struct{}{}:
-		defer func() { <-sem }()
-	default:
+	// One slow endpoint must not hold every worker, nor one account every
+	// worker of every process: past either cap, the attempt waits without
+	// using one of its tries.
+	release, ok := s.slots.acquire(w.ID, s.opts.PerWebhookConcurrency)
+	if !ok {
 		return s.defer_(ctx, d, 200*time.Millisecond+time.Duration(rand.Int64N(int64(300*time.Millisecond))), p.Trigger)
 	}
+	defer release()
+	releaseAcct, ok, err := s.acquireAccountSlot(ctx, w, taskID(d.ID, d.Gen))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return s.defer_(ctx, d, 500*time.Millisecond+time.Duration(rand.Int64N(int64(time.Second))), p.Trigger)
+	}
+	defer releaseAcct()
 	if wait, err := s.rateWait(ctx, w); err != nil {
 		return err
 	} else if wait > 0 {
@@ -140,10 +165,15 @@ func (s *Service) handleDeliver(ctx context.Context, t *asynq.Task) error {
 
 	ev, env, err := s.deps.Events.EnvelopeFrom(ec)
 	if apperr.IsCode(err, apperr.CodeNotFound) {
-		return s.finish(ctx, d, unsent("event_expired", "the event is past retention"), nil, false)
+		return unsent("event_expired", "the event is past retention")
 	}
 	if err != nil {
 		return err
+	}
+	w, err = s.seal.open(w)
+	if err != nil {
+		s.opts.Log.Error("outbound: webhook secrets cannot be opened", "webhook_id", w.ID, "err", err)
+		return unsent(ClassInternal, "the webhook's secrets cannot be opened with the configured keys; rotate its secret or restore the key")
 	}
 	att, retryAfter, gone := s.send(ctx, w, d, env, ev.Cause.Chain, ev.Cause.Hop)
 	att.Trigger = trigger
@@ -154,7 +184,7 @@ func (s *Service) handleDeliver(ctx context.Context, t *asynq.Task) error {
 	}
 	d.Attempts++
 	att.Number = d.Attempts
-	ok := att.StatusCode >= 200 && att.StatusCode < 300 && att.ErrorClass == ""
+	ok = att.StatusCode >= 200 && att.StatusCode < 300 && att.ErrorClass == ""
 	if !ok && !gone && d.Attempts <= len(w.RetrySchedule) {
 		delay := s.jitter(w.RetrySchedule[d.Attempts-1])
 		if retryAfter > delay {
@@ -162,56 +192,19 @@ func (s *Service) handleDeliver(ctx context.Context, t *asynq.Task) error {
 		}
 		return s.retryLater(ctx, d, att, delay)
 	}
+	if att.ErrorClass == ClassInternal {
+		// Hookline could not build the request: nothing about the receiver.
+		return s.finish(ctx, d, att, nil, false)
+	}
 	return s.finish(ctx, d, att, &w, ok)
 }
 
-func (s *Service) semaphore(id string) chan struct{} {
-	if v, ok := s.sems.Load(id); ok {
-		return v.(chan struct{})
-	}
-	v, _ := s.sems.LoadOrStore(id, make(chan struct{}, s.opts.PerWebhookConcurrency))
-	return v.(chan struct{})
-}
-
-// zapierHookRate paces deliveries to one hooks.zapier.com URL under
-// Zapier's limit, so bursts are smoothed rather than refused.
-const zapierHookRate = 30
-
-// rateWait returns how long to wait before this webhook may send again.
-// Limits are shared by all workers through Redis.
-func (s *Service) rateWait(ctx context.Context, w Webhook) (time.Duration, error) {
-	var wait time.Duration
-	check := func(bucket string, perSecond float64) error {
-		if perSecond <= 0 {
-			return nil
-		}
-		limit := redis_rate.PerSecond(int(perSecond + 0.5))
-		if perSecond < 1 {
-			limit = redis_rate.PerMinute(int(perSecond*60 + 0.5))
-		}
-		res, err := s.limiter.Allow(ctx, s.st.keys.RateLimit(w.AccountID, bucket), limit)
-		if err != nil {
-			return fmt.Errorf("outbound: rate limit: %w", err)
-		}
-		if res.Allowed == 0 && res.RetryAfter > wait {
-			wait = res.RetryAfter
-		}
-		return nil
-	}
-	if err := check("whk:"+w.ID, w.RateLimit); err != nil {
-		return 0, err
-	}
-	// The substring test keeps URL parsing off the hot path for other targets.
-	if !strings.Contains(strings.ToLower(w.URL), "hooks.zapier.com") {
-		return wait, nil
-	}
-	if u, err := url.Parse(w.URL); err == nil && strings.EqualFold(u.Hostname(), "hooks.zapier.com") {
-		if err := check("zap:"+u.Path, zapierHookRate); err != nil {
-			return 0, err
-		}
-	}
-	return wait, nil
-}
+// Error classes of attempts whose cause is on Hookline's side or in its
+// rules, not at the receiver; neither counts toward disabling a webhook.
+const (
+	ClassInternal          = "internal"           // the request could not be built (or its secrets opened)
+	ClassPermissionRevoked = "permission_revoked" // the owner may no longer read the event; not sent
+)
 
 // defer_ moves the delivery to a new generation due after wait, without
 // using one of its tries.
@@ -239,7 +232,7 @@ func (s *Service) retryLater(ctx context.Context, d Delivery, att Attempt, delay
 	d.NextAttemptAt = s.now().Add(delay)
 	d.LastStatusCode, d.LastError = att.StatusCode, attemptError(att)
 	raw, _ := json.Marshal(att)
-	ok, err := s.st.record(ctx, d, gen, raw, s.opts.Retention)
+	ok, err := s.st.record(ctx, d, gen, raw, att.URL, s.opts.Retention)
 	if err != nil || !ok {
 		return err
 	}
@@ -258,7 +251,7 @@ func (s *Service) finish(ctx context.Context, d Delivery, att Attempt, w *Webhoo
 	d.NextAttemptAt = time.Time{}
 	d.LastStatusCode, d.LastError = att.StatusCode, attemptError(att)
 	raw, _ := json.Marshal(att)
-	stored, err := s.st.record(ctx, d, gen, raw, s.opts.Retention)
+	stored, err := s.st.record(ctx, d, gen, raw, att.URL, s.opts.Retention)
 	if err != nil || !stored || w == nil || d.Test {
 		return err
 	}

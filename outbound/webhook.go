@@ -8,15 +8,20 @@
 //	(*Service).Emit                    fan an event out to matching webhooks
 //	(*Service).CreateWebhook / Webhook / Webhooks / UpdateWebhook / DeleteWebhook
 //	(*Service).RotateSecret / SendTest / Deliveries / Delivery / Redeliver
+//	(*Service).DeactivateWebhooksOfCredential  turn off what a revoked credential made
+//	(*Service).RotateSecrets           reseal stored secrets under the current key
 //	(*Service).Register                HTTP routes
 //	(*Service).Jobs                    Asynq handler, its queue and the reconciler loop
 //	(*Service).Go / Close              background sends, waited for at shutdown
 //
 // Files by job: service.go (Options, Deps, New, Go, Close), checks.go (input
-// and its checks), webhooks.go (webhook CRUD), lifecycle.go (removal and its
-// hooks, secrets, test sends), fanout.go (Emit), deliveries.go (the
-// delivery log), tasks.go and send.go (one attempt), reconcile.go, and the
-// Redis layer in store.go, store_deliveries.go and store_scripts.go.
+// and its checks, read permissions), webhooks.go (create, read, delete),
+// update.go (PATCH, field by field), lifecycle.go (removal and its hooks,
+// revocation, secret rotation, test sends), sealing.go (secrets at rest),
+// fanout.go (Emit), deliveries.go (the delivery log), tasks.go and send.go
+// (one attempt), limits.go (per-webhook and per-account in-flight caps,
+// rate limits), reconcile.go, and the Redis layer in store.go,
+// store_deliveries.go and store_scripts.go.
 package outbound
 
 import (
@@ -41,13 +46,17 @@ type Auth struct {
 
 // Webhook is one subscription of an account to some event types.
 type Webhook struct {
-	ID            string
-	AccountID     string
-	OwnerID       string // the user whose permissions it delivers under
-	Credential    string // the credential that created it ("key:key_…"; auth.Credential.String)
-	Source        string
-	Name          string
-	URL           string
+	ID         string
+	AccountID  string
+	OwnerID    string // the user whose permissions it delivers under
+	Credential string // the credential that created it ("key:key_…"; auth.Credential.String)
+	Source     string
+	Name       string
+	URL        string
+	// OriginURL is the URL the webhook was created with. A reverse
+	// unsubscribe goes there and nowhere else (SendUnsubscribe); empty for
+	// webhooks stored before it was recorded.
+	OriginURL     string
 	Method        string // POST or GET
 	Events        []string
 	Auth          Auth

@@ -2,14 +2,13 @@ package outbound
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/hookline/hookline/app/apperr"
 	"github.com/hookline/hookline/app/auth"
 	"github.com/hookline/hookline/app/ids"
-	"github.com/hookline/hookline/app/perm"
 	"github.com/hookline/hookline/app/validate"
 	"github.com/hookline/hookline/outbound/signing"
 )
@@ -39,6 +38,9 @@ func (s *Service) CreateWebhook(ctx context.Context, p auth.Principal, in NewWeb
 	}
 	sched, sf := s.parseSchedule(in.RetrySchedule)
 	fields = append(fields, sf...)
+	if f := checkRateLimit(in.RateLimit); f != nil {
+		fields = append(fields, *f)
+	}
 	if len(fields) > 0 {
 		return Webhook{}, apperr.Invalid(fields...)
 	}
@@ -55,19 +57,34 @@ func (s *Service) CreateWebhook(ctx context.Context, p auth.Principal, in NewWeb
 	now := s.now()
 	w := Webhook{
 		ID: ids.New(ids.Webhook, now), AccountID: p.AccountID, OwnerID: p.UserID, Credential: p.Credential.String(), Source: in.Source,
-		Name: in.Name, URL: in.URL, Method: in.Method, Events: evs, Auth: a, Headers: in.Headers,
+		Name: in.Name, URL: in.URL, OriginURL: in.URL, Method: in.Method, Events: evs, Auth: a, Headers: in.Headers,
 		RetrySchedule: sched, Timeout: timeout, RateLimit: in.RateLimit, Active: in.Active,
 		Secret: signing.NewSecret(), CreatedAt: now, UpdatedAt: now,
 	}
-	if err := s.st.save(ctx, Webhook{}, w); err != nil {
+	created, err := s.st.create(ctx, w, s.opts.MaxWebhooks)
+	if err != nil {
 		return Webhook{}, err
+	}
+	if !created {
+		return Webhook{}, apperr.Conflict(fmt.Sprintf("the account has reached its limit of %d webhooks; delete unused ones or ask the operator to raise HOOKLINE_MAX_WEBHOOKS", s.opts.MaxWebhooks))
 	}
 	return w, nil
 }
 
-// Webhook returns one webhook. A webhook owned by another user is reported
-// as not found unless p holds manage:webhook, so ids cannot be probed.
+// Webhook returns one webhook, without its secrets (as sealed at rest,
+// they are not opened for showing). A webhook owned by another user is
+// reported as not found unless p holds manage:webhook, so ids cannot be
+// probed.
 func (s *Service) Webhook(ctx context.Context, p auth.Principal, id string) (Webhook, error) {
+	w, err := s.visible(ctx, p, id)
+	if err != nil {
+		return Webhook{}, err
+	}
+	return s.seal.forShow(w), nil
+}
+
+// visible reads one webhook as stored (secrets sealed) if p may see it.
+func (s *Service) visible(ctx context.Context, p auth.Principal, id string) (Webhook, error) {
 	if err := requireWebhookPerm(p); err != nil {
 		return Webhook{}, err
 	}
@@ -90,123 +107,37 @@ func (s *Service) Webhooks(ctx context.Context, p auth.Principal, after string, 
 		return nil, "", err
 	}
 	ws, next, err := s.st.list(ctx, p.AccountID, after, limit)
-	if err != nil || p.Has(perm.ManageWebhook) {
-		return ws, next, err
+	if err != nil {
+		return nil, "", err
 	}
 	own := ws[:0]
 	for _, w := range ws {
 		if w.visibleTo(p) {
-			own = append(own, w)
+			own = append(own, s.seal.forShow(w))
 		}
 	}
 	return own, next, nil
 }
 
-// UpdateWebhook applies a patch. Turning a webhook on clears a disabled
-// reason and sends it a webhook.test event at once.
-func (s *Service) UpdateWebhook(ctx context.Context, p auth.Principal, id string, in WebhookPatch) (Webhook, error) {
-	old, err := s.Webhook(ctx, p, id)
-	if err != nil {
-		return Webhook{}, err
-	}
-	if err := validate.Struct(&in); err != nil {
-		return Webhook{}, err
-	}
-	w := old
-	var fields []apperr.FieldError
-	if in.Name != nil {
-		w.Name = strings.TrimSpace(*in.Name)
-		if w.Name == "" {
-			fields = append(fields, apperr.FieldError{Field: "name", Message: "is required"})
-		}
-	}
-	if in.URL != nil {
-		w.URL = strings.TrimSpace(*in.URL)
-		if f := s.checkURL(ctx, w.URL); f != nil {
-			fields = append(fields, *f)
-		}
-	}
-	if in.Method != nil {
-		w.Method = *in.Method
-	}
-	if in.Auth != nil {
-		a, af := checkAuth(in.Auth)
-		fields = append(fields, af...)
-		w.Auth = a
-	}
-	if in.Headers != nil {
-		w.Headers = *in.Headers
-		if len(w.Headers) > 20 {
-			fields = append(fields, apperr.FieldError{Field: "headers", Message: "must have at most 20 items"})
-		}
-	}
-	if in.Headers != nil || in.Auth != nil {
-		fields = append(fields, checkHeaders(w.Headers, w.Auth.Type)...)
-	}
-	if in.Timeout != nil {
-		t, tf := parseTimeout(*in.Timeout)
-		if tf != nil {
-			fields = append(fields, *tf)
-		}
-		w.Timeout = t
-	}
-	if in.RetrySchedule != nil {
-		sched, sf := s.parseSchedule(*in.RetrySchedule)
-		fields = append(fields, sf...)
-		w.RetrySchedule = sched
-	}
-	if in.RateLimit != nil {
-		w.RateLimit = *in.RateLimit
-	}
-	if len(fields) > 0 {
-		return Webhook{}, apperr.Invalid(fields...)
-	}
-	if in.Events != nil {
-		evs, err := s.checkEvents(ctx, p, in.Events)
-		if err != nil {
-			return Webhook{}, err
-		}
-		w.Events = evs
-	}
-	activated := false
-	if in.Active != nil {
-		if *in.Active && !old.Active {
-			activated = true
-			w.DisabledReason, w.DisabledAt, w.ConsecutiveFailures = "", time.Time{}, 0
-		}
-		w.Active = *in.Active
-	}
-	w.UpdatedAt = s.now()
-	if err := s.st.save(ctx, old, w); err != nil {
-		return Webhook{}, err
-	}
-	if activated {
-		if _, err := s.sendTest(ctx, w); err != nil {
-			return Webhook{}, err
-		}
-	}
-	return w, nil
-}
-
 // DeleteWebhook deletes a webhook. Its deliveries stay readable by id, for
 // callers holding manage:webhook, until they expire.
 func (s *Service) DeleteWebhook(ctx context.Context, p auth.Principal, id string) (Webhook, error) {
-	w, err := s.Webhook(ctx, p, id)
+	w, err := s.visible(ctx, p, id)
 	if err != nil {
 		return Webhook{}, err
 	}
-	return w, s.remove(ctx, w, RemovedByUser)
+	return s.seal.forShow(w), s.remove(ctx, w, RemovedByUser)
 }
 
 // RemoveWebhook deletes one of p's webhooks of the given source (any source
 // when empty), recording why; a webhook of another source is not found.
 func (s *Service) RemoveWebhook(ctx context.Context, p auth.Principal, id, source, why string) (Webhook, error) {
-	w, err := s.Webhook(ctx, p, id)
+	w, err := s.visible(ctx, p, id)
 	if err != nil {
 		return Webhook{}, err
 	}
 	if source != "" && w.Source != source {
 		return Webhook{}, apperr.NotFound("webhook")
 	}
-	return w, s.remove(ctx, w, why)
+	return s.seal.forShow(w), s.remove(ctx, w, why)
 }

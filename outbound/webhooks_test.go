@@ -44,6 +44,9 @@ func TestWebhooks_Validation(t *testing.T) {
 		{"reserved header", base(map[string]any{"headers": map[string]string{"webhook-signature": "x"}}), "headers.webhook-signature"},
 		{"header injection", base(map[string]any{"headers": map[string]string{"X-A": "a\r\nX-B: b"}}), "headers.X-A"},
 		{"negative rate", base(map[string]any{"rate_limit": -1}), "rate_limit"},
+		{"rate below one a minute", base(map[string]any{"rate_limit": 0.001}), "rate_limit"},
+		{"timeout over 30s", base(map[string]any{"timeout": "31s"}), "timeout"},
+		{"header control character", base(map[string]any{"headers": map[string]string{"X-A": "a\x01b"}}), "headers.X-A"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

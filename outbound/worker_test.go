@@ -23,12 +23,16 @@ import (
 
 // workerEnv makes the test binary run as a delivery worker process, so a
 // test can kill it with SIGKILL mid-delivery.
-const workerEnv = "OUTBOUND_TEST_WORKER_REDIS"
+const (
+	workerEnv     = "OUTBOUND_TEST_WORKER_REDIS"
+	workerKeysEnv = "OUTBOUND_TEST_WORKER_SECRET_KEYS"
+)
 
 func runWorkerProcess() int {
 	url := os.Getenv(workerEnv)
 	cfg, err := config.Load(func(k string) string {
-		return map[string]string{"HOOKLINE_MODE": "development", "HOOKLINE_REDIS_URL": url}[k]
+		return map[string]string{"HOOKLINE_MODE": "development", "HOOKLINE_REDIS_URL": url,
+			"HOOKLINE_SECRET_KEYS": os.Getenv(workerKeysEnv)}[k]
 	})
 	if err != nil {
 		return 2
@@ -52,10 +56,11 @@ func runWorkerProcess() int {
 	return 0
 }
 
-func startWorkerProcess(t *testing.T, redisURL string) *exec.Cmd {
+func startWorkerProcess(t *testing.T, api *apitest.API) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), workerEnv+"="+redisURL)
+	// The worker reads the secrets the API sealed: same Redis, same keys.
+	cmd.Env = append(os.Environ(), workerEnv+"="+api.RedisURL, workerKeysEnv+"="+api.Env["HOOKLINE_SECRET_KEYS"])
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -82,10 +87,10 @@ func TestWorkerKilledMidDelivery_EventStillDelivered(t *testing.T) {
 	recv := receiver.New(t, receiver.Reply{Status: 200, Hold: hold}, receiver.Reply{Status: 200})
 
 	var w webhookJSON
-	api.Do("POST", "/v1/webhooks", acct.Key, map[string]any{"name": "t", "url": recv.URL, "events": []string{"customer.created"}, "timeout": "60s"}).Want(201).JSON(&w)
+	api.Do("POST", "/v1/webhooks", acct.Key, map[string]any{"name": "t", "url": recv.URL, "events": []string{"customer.created"}, "timeout": "30s"}).Want(201).JSON(&w)
 	api.Do("PATCH", "/v1/webhooks/"+w.ID, acct.Key, map[string]any{"active": true}).Want(200)
 	// The activation test event is the request held open.
-	worker := startWorkerProcess(t, api.RedisURL)
+	worker := startWorkerProcess(t, api)
 	recv.WaitFor(t, 1, 15*time.Second)
 	if err := worker.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -93,7 +98,7 @@ func TestWorkerKilledMidDelivery_EventStillDelivered(t *testing.T) {
 	_, _ = worker.Process.Wait()
 	close(hold)
 
-	startWorkerProcess(t, api.RedisURL)
+	startWorkerProcess(t, api)
 	f := &fixture{API: api, acct: acct}
 	d := f.waitStatus(t, w.ID, "webhook.test", "delivered", 120*time.Second)
 	reqs := recv.Requests()

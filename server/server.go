@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hookline/hookline/app/accounts"
+	"github.com/hookline/hookline/app/auth"
 	"github.com/hookline/hookline/app/catalog"
 	"github.com/hookline/hookline/app/config"
 	"github.com/hookline/hookline/app/customers"
@@ -87,12 +88,15 @@ func New(cfg config.Config, rdb redis.UniversalClient, log *slog.Logger, opts Op
 
 	dev := cfg.Mode == config.Development
 	oo := outbound.Options{
-		Policy:        safehttp.Policy{AllowHTTP: dev, AllowPrivate: dev, Allow: cfg.AllowTargets},
-		RetrySchedule: cfg.RetrySchedule,
-		Version:       opts.Version,
-		Retention:     cfg.EventRetention,
-		Now:           opts.Now,
-		Log:           log,
+		Policy:          safehttp.Policy{AllowHTTP: dev, AllowPrivate: dev, Allow: cfg.AllowTargets},
+		RetrySchedule:   cfg.RetrySchedule,
+		AccountInFlight: cfg.Quotas.AccountInFlight,
+		MaxWebhooks:     cfg.Quotas.Webhooks,
+		Secrets:         cfg.Secrets,
+		Version:         opts.Version,
+		Retention:       cfg.EventRetention,
+		Now:             opts.Now,
+		Log:             log,
 	}
 	if opts.Outbound != nil {
 		opts.Outbound(&oo)
@@ -106,7 +110,19 @@ func New(cfg config.Config, rdb redis.UniversalClient, log *slog.Logger, opts Op
 	in := inbound.New(rdb, keys, cs, evlog, out, inbound.Options{MaxHops: cfg.MaxHops, Window: cfg.LoopWindow, Threshold: cfg.LoopThreshold, Now: opts.Now, Log: log})
 	// Every core write (customers, publishing) asks the loop guard first.
 	evlog.Guard(in)
-	eps := endpoints.New(rdb, keys, accts, in, endpoints.Options{BaseURL: baseURL(cfg), Now: opts.Now, Log: log})
+	eps := endpoints.New(rdb, keys, accts, in, endpoints.Options{BaseURL: baseURL(cfg), MaxEndpoints: cfg.Quotas.Endpoints,
+		Secrets: cfg.Secrets, Now: opts.Now, Log: log})
+	// A revoked credential keeps no access through what it created: its
+	// webhooks are turned off and its inbound endpoints paused, for their
+	// owners to review (Zapier's own hook has removed its subscriptions).
+	accts.OnRevoke(func(ctx context.Context, acct string, cred auth.Credential) {
+		if _, err := out.DeactivateWebhooksOfCredential(ctx, acct, cred); err != nil {
+			log.Warn("revoke: turn off webhooks of the credential", "credential", cred.String(), "err", err)
+		}
+		if _, err := eps.PauseEndpointsOfCredential(ctx, acct, cred); err != nil {
+			log.Warn("revoke: pause endpoints of the credential", "credential", cred.String(), "err", err)
+		}
+	})
 
 	return &Server{
 		Config: cfg, Redis: rdb, Log: log, Keys: keys, Registry: reg,

@@ -173,7 +173,9 @@ func (k Keys) Paused(acct, subject string) string { return k.account(acct) + "lo
 func (k Keys) InboundToken(hash string) string { return k.prefix + ":intoken:" + hash }
 
 // InboundEndpoint is one inbound endpoint (settings, mapping JSON,
-// verification and its secret, token hash). HASH.
+// verification and its secret — hashed for token and basic, sealed with
+// the operator key for HMAC and Standard Webhooks — token hash, and the
+// refused_* counters of posts refused before verification). HASH.
 func (k Keys) InboundEndpoint(acct, id string) string { return k.account(acct) + "inb:" + id }
 
 // InboundEndpoints lists the account's inbound endpoint ids. ZSET, score 0,
@@ -181,7 +183,9 @@ func (k Keys) InboundEndpoint(acct, id string) string { return k.account(acct) +
 func (k Keys) InboundEndpoints(acct string) string { return k.account(acct) + "inbs" }
 
 // InboundRequest is one logged post to an inbound endpoint, as JSON,
-// expiring with the log's age limit. STRING.
+// expiring with the log's age limit (failures sooner). STRING. The request
+// log's trim script builds these keys from InboundRequest(acct, "") and
+// deletes what it trims.
 func (k Keys) InboundRequest(acct, id string) string { return k.account(acct) + "inreq:" + id }
 
 // InboundRequests indexes an endpoint's logged posts. ZSET, score 0, members

@@ -45,6 +45,7 @@ commands:
   admin create-key      --account ID --name NAME --permissions p1,p2
   admin check-key       --key KEY   (exit 0 when the key authenticates)
   admin new-secret-key  [--id ID]   print a new operator key for HOOKLINE_SECRET_KEYS
+  admin rotate-secrets  re-encrypt every stored secret under the first key of HOOKLINE_SECRET_KEYS
   version
 
 configuration comes from HOOKLINE_* environment variables (see README.md).
@@ -234,6 +235,7 @@ func runAdmin(ctx context.Context, args []string, cfg config.Config, getenv func
 		fs.StringVar(&permissions, "permissions", "", "comma-separated permissions")
 	case "check-key":
 		fs.StringVar(&key, "key", "", "API key")
+	case "rotate-secrets":
 	default:
 		fmt.Fprintf(stderr, "hookline: unknown admin command %q\n%s", args[0], usage)
 		return 2
@@ -284,6 +286,18 @@ func runAdmin(ctx context.Context, args []string, cfg config.Config, getenv func
 		p, aerr := srv.Accounts.Authenticate(ctx, key)
 		err = aerr
 		out = map[string]any{"account_id": p.AccountID, "key_id": p.Credential.ID}
+	case "rotate-secrets":
+		if !cfg.Secrets.Enabled() {
+			fmt.Fprintln(stderr, "hookline: HOOKLINE_SECRET_KEYS is not set: there is no key to encrypt under")
+			return 2
+		}
+		// Webhooks' then endpoints' secrets: each value still readable under
+		// any configured key is sealed again under the first one.
+		var nw, ne int
+		if nw, err = srv.Outbound.RotateSecrets(ctx); err == nil {
+			ne, err = srv.Endpoints.RotateSecrets(ctx)
+		}
+		out = map[string]any{"key_id": cfg.Secrets.CurrentID(), "webhook_values": nw, "endpoint_values": ne}
 	}
 	if err != nil {
 		return adminError(err, stderr)

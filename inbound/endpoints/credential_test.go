@@ -38,7 +38,7 @@ func TestEndpointCredential_RevocationBitesOnTheNextPost(t *testing.T) {
 	ep := create(t, api, acct.Key, map[string]any{"name": "Form", "action": "create_customer",
 		"verification": map[string]any{"type": "token"}})
 	ok := func() string { return `{"name": "Ann", "email": "` + email("rev") + `"}` }
-	postJSON(api, ep.Path, ok(), "X-Hookline-Token", ep.Secret).Want(201)
+	postJSON(api, ep.Path, ok(), "X-Hookline-Token", ep.Secret).Want(202)
 
 	var rot struct{ URL string }
 	api.Do("POST", "/v1/inbound-endpoints/"+ep.ID+"/rotate-token", acct.Key, nil).Want(200).JSON(&rot)
@@ -47,7 +47,7 @@ func TestEndpointCredential_RevocationBitesOnTheNextPost(t *testing.T) {
 		t.Fatalf("rotated URL %q: %v", rot.URL, err)
 	}
 	postJSON(api, ep.Path, ok(), "X-Hookline-Token", ep.Secret).Want(404)
-	postJSON(api, u.Path, ok(), "X-Hookline-Token", ep.Secret).Want(201)
+	postJSON(api, u.Path, ok(), "X-Hookline-Token", ep.Secret).Want(202)
 	if got := seen(); len(got) != 0 {
 		t.Fatalf("rotation fired the revoke hook with %+v, want nothing", got)
 	}

@@ -4,13 +4,16 @@
 // verification), parsed (JSON, urlencoded or multipart fields), mapped onto
 // the action's fields, run with the owner's permissions as they are at that
 // moment, deduplicated by the sender's Idempotency-Key or webhook-id, and
-// logged.
+// logged; the sender hears only "accepted". Posts refused before
+// verification or by the rate limit are counted, not logged.
 //
 // Front door:
 //
 //	New(rdb, keys, accounts, actions, opts) *Service
 //	(*Service).Create / Endpoint / Endpoints / Update / Delete / RotateToken / Requests
 //	(*Service).Receive                 handle one POST /in/{token}
+//	(*Service).PauseEndpointsOfCredential  on revoking the credential that created them
+//	(*Service).RotateSecrets           re-seal verification secrets under the current key
 //	(*Service).Register                management routes under /v1
 //	(*Service).RegisterPublic          POST /in/:token on the app root
 package endpoints
@@ -88,7 +91,32 @@ type Endpoint struct {
 	TokenHash    string // SHA-256 (hex) of the token; the token itself is never kept
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	// Refused counts the posts refused before verification or by the rate
+	// limit, which are not logged (anyone who knows the URL can send them).
+	Refused Refused
 }
+
+// Refused counts an endpoint's refused posts by reason, since it was
+// created.
+type Refused struct {
+	Size   int64 `json:"size"`   // over MaxBody (413) or compressed (415)
+	Paused int64 `json:"paused"` // while the endpoint was paused (403)
+	Rate   int64 `json:"rate"`   // over its rate limit (429)
+	Auth   int64 `json:"auth"`   // failed verification (401)
+}
+
+// Reasons a post is refused before it is logged: the suffixes of the
+// endpoint's refused_* counter fields.
+const (
+	refusedSize   = "size"
+	refusedPaused = "paused"
+	refusedRate   = "rate"
+	refusedAuth   = "auth"
+)
+
+// CreatedBy is the credential that created the endpoint, the zero
+// Credential when unknown (created before this was recorded).
+func (e Endpoint) CreatedBy() auth.Credential { return auth.ParseCredential(e.Credential) }
 
 // ownCredential is the endpoint as a credential: its posts act as its owner
 // under it (Credential, by contrast, is what created the endpoint).

@@ -135,13 +135,13 @@ func TestEndpoints_JSONUrlencodedAndMultipartMapAlike(t *testing.T) {
 	ep := create(t, api, acct.Key, map[string]any{"name": "Contact form", "action": "create_customer", "mapping": contactMapping})
 
 	jsonAddr, formAddr, multiAddr := email("json"), email("form"), email("multi")
-	postJSON(api, ep.Path, fmt.Sprintf(`{"answers": {"name": "Ann", "email": "  %s ", "phone": 15550001}}`, strings.ToUpper(jsonAddr))).Want(201)
+	postJSON(api, ep.Path, fmt.Sprintf(`{"answers": {"name": "Ann", "email": "  %s ", "phone": 15550001}}`, strings.ToUpper(jsonAddr))).Want(202)
 
 	form := url.Values{"answers.name": {"Bo"}, "answers[email]": {formAddr}, "answers.phone": {"+1 555-0002"}, "answers[message]": {"  hi  "}}
-	post(api, ep.Path, "application/x-www-form-urlencoded", []byte(form.Encode())).Want(201)
+	post(api, ep.Path, "application/x-www-form-urlencoded", []byte(form.Encode())).Want(202)
 
 	body, ctype := multipartBody(t, "answers[name]", "Cy", "answers.email", multiAddr, "answers[message]", "   ")
-	post(api, ep.Path, ctype, body).Want(201)
+	post(api, ep.Path, ctype, body).Want(202)
 
 	for _, tc := range []struct{ addr, name, phone, notes string }{
 		{jsonAddr, "Ann", "15550001", "(no message)"},
@@ -189,10 +189,11 @@ func TestEndpoints_SuccessURLRedirectsFormPosts(t *testing.T) {
 	}
 	body, ctype := multipartBody(t, "name", "Bo", "email", email("bo"))
 	post(api, ep.Path, ctype, body).Want(303)
-	// JSON senders are machines: they get the action's answer.
-	r = postJSON(api, ep.Path, fmt.Sprintf(`{"name": "Cy", "email": %q}`, email("cy"))).Want(201)
-	if !strings.HasPrefix(r.Str("id"), "cus_") {
-		t.Fatalf("relayed body %s", r.Body)
+	// JSON senders are machines: they get "accepted" and the post's log id
+	// (F4: never the customer).
+	r = postJSON(api, ep.Path, fmt.Sprintf(`{"name": "Cy", "email": %q}`, email("cy"))).Want(202)
+	if !strings.HasPrefix(r.Str("id"), "req_") || r.Str("status") != "accepted" || len(r.Map()) != 2 {
+		t.Fatalf("answer %s, want {status: accepted, id: req_…}", r.Body)
 	}
 	// A refused form post is not redirected.
 	post(api, ep.Path, "application/x-www-form-urlencoded", []byte("name=Dee")).Want(422)
@@ -237,31 +238,31 @@ func TestEndpoints_Verification(t *testing.T) {
 		attempts []attempt
 	}{
 		{"token header", map[string]any{"type": "token", "header": "X-Form-Token"}, []attempt{
-			{"correct", func(s string, _ []byte) []string { return []string{"X-Form-Token", s} }, "", 201},
+			{"correct", func(s string, _ []byte) []string { return []string{"X-Form-Token", s} }, "", 202},
 			{"wrong", func(s string, _ []byte) []string { return []string{"X-Form-Token", s + "x"} }, "", 401},
 			{"missing", func(string, []byte) []string { return nil }, "", 401},
 		}},
 		{"token query", map[string]any{"type": "token", "query": "key"}, []attempt{
-			{"correct", func(string, []byte) []string { return nil }, "secret", 201},
+			{"correct", func(string, []byte) []string { return nil }, "secret", 202},
 			{"wrong", func(string, []byte) []string { return nil }, "wrong", 401},
 			{"missing", func(string, []byte) []string { return nil }, "", 401},
 		}},
 		{"token bearer, given secret", map[string]any{"type": "token", "header": "Authorization", "secret": "a-long-enough-shared-secret"}, []attempt{
-			{"correct", func(s string, _ []byte) []string { return []string{"Authorization", "Bearer " + s} }, "", 201},
+			{"correct", func(s string, _ []byte) []string { return []string{"Authorization", "Bearer " + s} }, "", 202},
 			{"wrong", func(string, []byte) []string { return []string{"Authorization", "Bearer nope-nope-nope-nope"} }, "", 401},
 			{"missing", func(string, []byte) []string { return nil }, "", 401},
 		}},
 		{"basic", map[string]any{"type": "basic", "username": "forms"}, []attempt{
-			{"correct", func(s string, _ []byte) []string { return []string{"Authorization", basic("forms", s)} }, "", 201},
+			{"correct", func(s string, _ []byte) []string { return []string{"Authorization", basic("forms", s)} }, "", 202},
 			{"wrong password", func(s string, _ []byte) []string { return []string{"Authorization", basic("forms", s+"x")} }, "", 401},
 			{"wrong user", func(s string, _ []byte) []string { return []string{"Authorization", basic("other", s)} }, "", 401},
 			{"missing", func(string, []byte) []string { return nil }, "", 401},
 		}},
 		{"hmac hex with prefix", map[string]any{"type": "hmac", "header": "X-Hub-Signature-256", "prefix": "sha256=", "secret": "typeform-secret"}, []attempt{
-			{"correct", func(s string, b []byte) []string { return []string{"X-Hub-Signature-256", "sha256=" + hexHMAC(s, b)} }, "", 201},
+			{"correct", func(s string, b []byte) []string { return []string{"X-Hub-Signature-256", "sha256=" + hexHMAC(s, b)} }, "", 202},
 			{"upper-case hex", func(s string, b []byte) []string {
 				return []string{"X-Hub-Signature-256", "sha256=" + strings.ToUpper(hexHMAC(s, b))}
-			}, "", 201},
+			}, "", 202},
 			{"wrong", func(s string, b []byte) []string {
 				return []string{"X-Hub-Signature-256", "sha256=" + hexHMAC(s+"x", b)}
 			}, "", 401},
@@ -272,7 +273,7 @@ func TestEndpoints_Verification(t *testing.T) {
 			{"missing", func(string, []byte) []string { return nil }, "", 401},
 		}},
 		{"hmac base64", map[string]any{"type": "hmac", "header": "X-Signature", "encoding": "base64", "algorithm": "sha256"}, []attempt{
-			{"correct", func(s string, b []byte) []string { return []string{"X-Signature", b64HMAC(s, b)} }, "", 201},
+			{"correct", func(s string, b []byte) []string { return []string{"X-Signature", b64HMAC(s, b)} }, "", 202},
 			{"wrong", func(s string, b []byte) []string { return []string{"X-Signature", b64HMAC("x"+s, b)} }, "", 401},
 			{"missing", func(string, []byte) []string { return nil }, "", 401},
 		}},
@@ -280,12 +281,12 @@ func TestEndpoints_Verification(t *testing.T) {
 			{"correct", func(s string, b []byte) []string {
 				id := "msg_" + strconv.FormatInt(seq.Add(1), 10)
 				return []string{"webhook-id", id, "webhook-timestamp", strconv.FormatInt(time.Now().Unix(), 10), "webhook-signature", standard(s, id, time.Now(), b)}
-			}, "", 201},
+			}, "", 202},
 			{"one of several signatures", func(s string, b []byte) []string {
 				id := "msg_" + strconv.FormatInt(seq.Add(1), 10)
 				return []string{"webhook-id", id, "webhook-timestamp", strconv.FormatInt(time.Now().Unix(), 10),
 					"webhook-signature", "v1,bm9wZQ== " + standard(s, id, time.Now(), b)}
-			}, "", 201},
+			}, "", 202},
 			{"wrong", func(s string, b []byte) []string {
 				return []string{"webhook-id", "msg_w", "webhook-timestamp", strconv.FormatInt(time.Now().Unix(), 10), "webhook-signature", standard(signing.NewSecret(), "msg_w", time.Now(), b)}
 			}, "", 401},
@@ -441,7 +442,7 @@ func TestEndpoints_ManagementAndPermissions(t *testing.T) {
 		t.Fatalf("a patch without verification shows a secret, or success_url not cleared: %v", upd)
 	}
 	addr := email("patched")
-	postJSON(api, ep.Path, fmt.Sprintf(`{"contact": {"email": %q, "name": "P"}}`, addr), "X-Hookline-Token", secret).Want(201)
+	postJSON(api, ep.Path, fmt.Sprintf(`{"contact": {"email": %q, "name": "P"}}`, addr), "X-Hookline-Token", secret).Want(202)
 
 	// publish_event builds data from dotted keys.
 	api.Do("POST", "/v1/event-types", acct.Key, map[string]any{"name": "order.paid", "description": "An order was paid.",
@@ -502,7 +503,7 @@ func TestEndpoints_RefusalsBeforeTheAction(t *testing.T) {
 	// Rate limit: 3 a minute. The refusals above came before the limiter
 	// (size, encoding, pause) and did not count.
 	for i := 0; i < 3; i++ {
-		postJSON(api, ep.Path, ok()).Want(201)
+		postJSON(api, ep.Path, ok()).Want(202)
 	}
 	r = postJSON(api, ep.Path, ok()).Want(429)
 	if s, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || s < 1 || s > 60 {
@@ -513,14 +514,14 @@ func TestEndpoints_RefusalsBeforeTheAction(t *testing.T) {
 	}
 	// Each endpoint has its own bucket.
 	other := create(t, api, acct.Key, map[string]any{"name": "Other", "action": "create_customer"})
-	postJSON(api, other.Path, ok()).Want(201)
+	postJSON(api, other.Path, ok()).Want(202)
 
 	// Loop safety: a forwarded chain past the hop limit is a 508.
 	r = postJSON(api, other.Path, ok(), "Hookline-Chain", "chn_01jd9q6m3v6f0t1r2y3x4z5a6b", "Hookline-Hop", "3").Want(508)
 	if r.ErrorCode() != "loop_detected" {
 		t.Fatalf("508 body %s", r.Body)
 	}
-	postJSON(api, other.Path, ok(), "Hookline-Chain", "chn_01jd9q6m3v6f0t1r2y3x4z5a6b", "Hookline-Hop", "1").Want(201)
+	postJSON(api, other.Path, ok(), "Hookline-Chain", "chn_01jd9q6m3v6f0t1r2y3x4z5a6b", "Hookline-Hop", "1").Want(202)
 }
 
 func TestEndpoints_OwnerPermissionsAreReadAtEachPost(t *testing.T) {
@@ -529,7 +530,7 @@ func TestEndpoints_OwnerPermissionsAreReadAtEachPost(t *testing.T) {
 	acct := api.NewAccount("Studio")
 	ep := create(t, api, acct.Key, map[string]any{"name": "Form", "action": "create_customer"})
 	ok := func() string { return fmt.Sprintf(`{"name": "Ann", "email": %q}`, email("o")) }
-	postJSON(api, ep.Path, ok()).Want(201)
+	postJSON(api, ep.Path, ok()).Want(202)
 
 	ctx := context.Background()
 	rdb, keys := api.Server.Redis, api.Server.Keys
@@ -548,7 +549,7 @@ func TestEndpoints_OwnerPermissionsAreReadAtEachPost(t *testing.T) {
 	if err := rdb.HSet(ctx, userKey, "perms", all).Err(); err != nil {
 		t.Fatal(err)
 	}
-	postJSON(api, ep.Path, ok()).Want(201)
+	postJSON(api, ep.Path, ok()).Want(202)
 
 	// The account is closed: stopped too.
 	if err := rdb.HSet(ctx, keys.Account(acct.ID), "status", "closed").Err(); err != nil {
@@ -576,8 +577,8 @@ func TestEndpoints_SenderKeyMakesARetryAReplay(t *testing.T) {
 	addr := email("idem")
 	body := fmt.Sprintf(`{"name": "Ann", "email": %q}`, addr)
 
-	first := postJSON(api, ep.Path, body, "Idempotency-Key", "booking-1").Want(201)
-	again := postJSON(api, ep.Path, body, "Idempotency-Key", "booking-1").Want(201)
+	first := postJSON(api, ep.Path, body, "Idempotency-Key", "booking-1").Want(202)
+	again := postJSON(api, ep.Path, body, "Idempotency-Key", "booking-1").Want(202)
 	if again.Header.Get("Idempotent-Replayed") != "true" || string(again.Body) != string(first.Body) {
 		t.Fatalf("replay %s %v, want the first answer %s", again.Body, again.Header, first.Body)
 	}
@@ -589,8 +590,12 @@ func TestEndpoints_SenderKeyMakesARetryAReplay(t *testing.T) {
 	if r.ErrorCode() != "idempotency_key_reused" {
 		t.Fatalf("reuse: %s", r.Body)
 	}
-	// Without a key, a retry is a second submission (and here a duplicate email).
-	postJSON(api, ep.Path, body).Want(422)
+	// Without a key, a retry is a second submission; here of a taken email,
+	// which a public endpoint answers like a new one (F4) and creates nothing.
+	postJSON(api, ep.Path, body).Want(202)
+	if n := len(customersByEmail(t, api, acct.Key, addr).Data); n != 1 {
+		t.Fatalf("%d customers after a second submission, want 1", n)
+	}
 
 	// Standard Webhooks senders retry with the same webhook-id.
 	sw := create(t, api, acct.Key, map[string]any{"name": "Signed", "action": "create_customer",
@@ -602,8 +607,8 @@ func TestEndpoints_SenderKeyMakesARetryAReplay(t *testing.T) {
 		return []string{"webhook-id", "msg_retry", "webhook-timestamp", strconv.FormatInt(ts.Unix(), 10),
 			"webhook-signature", signer.StandardSignature("msg_retry", ts.Unix(), b)}
 	}
-	postJSON(api, sw.Path, string(b), sign(time.Now())...).Want(201)
-	r = postJSON(api, sw.Path, string(b), sign(time.Now().Add(time.Second))...).Want(201)
+	postJSON(api, sw.Path, string(b), sign(time.Now())...).Want(202)
+	r = postJSON(api, sw.Path, string(b), sign(time.Now().Add(time.Second))...).Want(202)
 	if r.Header.Get("Idempotent-Replayed") != "true" {
 		t.Fatalf("webhook-id retry not replayed: %v", r.Header)
 	}
@@ -616,7 +621,7 @@ func TestEndpoints_SenderKeyMakesARetryAReplay(t *testing.T) {
 
 	// A refused post is not kept: its retry runs afresh.
 	postJSON(api, ep.Path, `{"name": "Dee"}`, "Idempotency-Key", "booking-2").Want(422)
-	postJSON(api, ep.Path, fmt.Sprintf(`{"name": "Dee", "email": %q}`, email("dee")), "Idempotency-Key", "booking-2").Want(201)
+	postJSON(api, ep.Path, fmt.Sprintf(`{"name": "Dee", "email": %q}`, email("dee")), "Idempotency-Key", "booking-2").Want(202)
 }
 
 func TestEndpoints_RequestLogIsRedacted(t *testing.T) {
@@ -638,7 +643,8 @@ func TestEndpoints_RequestLogIsRedacted(t *testing.T) {
 	for _, kv := range [][2]string{{"Content-Type", "application/json"}, {"X-Sig", sign(body)},
 		{"Authorization", "Bearer sekrit-bearer"}, {"Cookie", "session=sekrit-cookie"}, {"X-Api-Token", "sekrit-token"},
 		{"X-Client-Secret", "sekrit-secret"}, {"X-Upstream-Key", "sekrit-key"}, {"Idempotency-Key", "visible-idem"},
-		{"X-Custom", "visible-custom"}} {
+		{"X-Custom", "sekrit-custom"}, {"X-Form-Credential", "sekrit-cred-123"}, {"User-Agent", "FormApp/1.0"},
+		{"Referer", "https://form.example/page?key=sekrit-referer-token&x=1"}} {
 		req.Header.Set(kv[0], kv[1])
 	}
 	res, err := http.DefaultClient.Do(req)
@@ -646,10 +652,12 @@ func TestEndpoints_RequestLogIsRedacted(t *testing.T) {
 		t.Fatal(err)
 	}
 	res.Body.Close()
-	if res.StatusCode != 201 {
+	if res.StatusCode != 202 {
 		t.Fatalf("signed post: %d", res.StatusCode)
 	}
-	postJSON(api, ep.Path, `{"name": "Bo"}`, "X-Sig", "deadbeef").Want(401)
+	// A post failing verification is counted, not logged (F5).
+	postJSON(api, ep.Path, `{"name": "Bo"}`, "X-Sig", "deadbeef", "X-Form-Credential", "sekrit-unverified").Want(401)
+	postJSON(api, ep.Path, `{"name": `, "X-Sig", sign(`{"name": `)).Want(400)
 	big := `{"name": "Cy", "pad": "` + strings.Repeat("é", 6000) + `"}`
 	postJSON(api, ep.Path, big, "X-Sig", sign(big)).Want(422)
 
@@ -665,25 +673,38 @@ func TestEndpoints_RequestLogIsRedacted(t *testing.T) {
 		t.Fatalf("%d logged posts, want 3", len(l.Data))
 	}
 	// Newest first.
-	tooBig, refused, created := l.Data[0], l.Data[1], l.Data[2]
+	tooBig, malformed, created := l.Data[0], l.Data[1], l.Data[2]
 
+	// Only allowlisted headers show their values (F25, E18): a credential
+	// under any other name stays hidden, and Referer loses its query values.
 	h := created.Headers
-	for _, name := range []string{"X-Sig", "Authorization", "Cookie", "X-Api-Token", "X-Client-Secret", "X-Upstream-Key"} {
+	for _, name := range []string{"X-Sig", "Authorization", "Cookie", "X-Api-Token", "X-Client-Secret", "X-Upstream-Key",
+		"X-Custom", "X-Form-Credential"} {
 		if h[name] != "[redacted]" {
 			t.Fatalf("header %s = %q, want [redacted] (headers %v)", name, h[name], h)
 		}
 	}
-	if h["Idempotency-Key"] != "visible-idem" || h["X-Custom"] != "visible-custom" || h["Content-Type"] != "application/json" {
+	if h["Idempotency-Key"] != "visible-idem" || h["User-Agent"] != "FormApp/1.0" || h["Content-Type"] != "application/json" {
 		t.Fatalf("plain headers lost: %v", h)
 	}
-	if created.Status != 201 || created.Error != nil || created.ResourceID == nil || !strings.HasPrefix(*created.ResourceID, "cus_") {
+	if h["Referer"] != "https://form.example/page?key=[redacted]&x=[redacted]" {
+		t.Fatalf("Referer %q, want its query values redacted", h["Referer"])
+	}
+	if created.Status != 202 || created.Error != nil || created.ResourceID == nil || !strings.HasPrefix(*created.ResourceID, "cus_") {
 		t.Fatalf("created outcome %+v", created)
 	}
 	if created.Body != body || created.Input["email"] != addr || created.Input["name"] != "Ann" || created.SourceIP != "127.0.0.1" {
 		t.Fatalf("created record %+v", created)
 	}
-	if refused.Status != 401 || refused.Error == nil || refused.Error.Code != "unauthorized" || refused.Input != nil {
-		t.Fatalf("refused outcome %+v", refused)
+	if malformed.Status != 400 || malformed.Error == nil || malformed.Error.Code != "bad_request" || malformed.Input != nil {
+		t.Fatalf("malformed outcome %+v", malformed)
+	}
+	var got struct {
+		Refused struct{ Auth, Rate, Size, Paused int }
+	}
+	api.Do("GET", "/v1/inbound-endpoints/"+ep.ID, acct.Key, nil).Want(200).JSON(&got)
+	if got.Refused.Auth != 1 || got.Refused.Rate != 0 {
+		t.Fatalf("refused %+v, want auth 1", got.Refused)
 	}
 	if tooBig.Status != 422 || tooBig.Error == nil || len(tooBig.Error.Fields) == 0 || tooBig.Error.Fields[0].Field != "email" {
 		t.Fatalf("422 outcome %+v", tooBig)
@@ -713,13 +734,17 @@ func TestEndpoints_RequestLogIsBounded(t *testing.T) {
 	for i := 0; i < 1005; i++ {
 		req := api.Request("POST", ep.Path, "", `{"email": "nobody@example.com"}`)
 		res, err := api.App.Test(req, -1) // unchecked: 1,005 identical answers add nothing
-		if err != nil || res.StatusCode != http.StatusOK {
+		if err != nil || res.StatusCode != http.StatusAccepted {
 			t.Fatalf("post %d: %v %v", i, res, err)
 		}
 	}
 	n, err := api.Server.Redis.ZCard(context.Background(), api.Server.Keys.InboundRequests(acct.ID, ep.ID)).Result()
 	if err != nil || n != 1000 {
 		t.Fatalf("request index holds %d, want 1000 (%v)", n, err)
+	}
+	// What the bound trims is deleted, not only unindexed (F5).
+	if recs := countKeys(t, api, api.Server.Keys.InboundRequest(acct.ID, "")+"*"); recs != 1000 {
+		t.Fatalf("%d request records, want the 1000 the index holds", recs)
 	}
 	ttl, err := api.Server.Redis.TTL(context.Background(), api.Server.Keys.InboundRequests(acct.ID, ep.ID)).Result()
 	if err != nil || ttl <= 0 || ttl > 30*24*time.Hour {

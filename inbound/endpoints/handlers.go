@@ -24,8 +24,16 @@ type endpointResponse struct {
 	Paused       bool             `json:"paused"`
 	RateLimit    int              `json:"rate_limit"`
 	OwnerID      string           `json:"owner_id"`
+	CreatedBy    *createdBy       `json:"created_by"`
+	Refused      Refused          `json:"refused"`
 	CreatedAt    time.Time        `json:"created_at"`
 	UpdatedAt    time.Time        `json:"updated_at"`
+}
+
+// createdBy is the credential that created an endpoint; null when unknown.
+type createdBy struct {
+	Kind string `json:"kind"`
+	ID   string `json:"id"`
 }
 
 func newEndpointResponse(e Endpoint) endpointResponse {
@@ -34,7 +42,10 @@ func newEndpointResponse(e Endpoint) endpointResponse {
 		m = Mapping{}
 	}
 	r := endpointResponse{ID: e.ID, Name: e.Name, Action: e.Action, Mapping: m, Verification: e.Verification.View(),
-		Paused: e.Paused, RateLimit: e.RateLimit, OwnerID: e.OwnerID, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
+		Paused: e.Paused, RateLimit: e.RateLimit, OwnerID: e.OwnerID, Refused: e.Refused, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
+	if c := e.CreatedBy(); c.ID != "" {
+		r.CreatedBy = &createdBy{Kind: string(c.Kind), ID: c.ID}
+	}
 	if e.SuccessURL != "" {
 		r.SuccessURL = &e.SuccessURL
 	}

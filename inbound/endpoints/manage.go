@@ -3,6 +3,7 @@ package endpoints
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -76,9 +77,10 @@ func newToken() (raw, hash string) {
 }
 
 // Create creates an endpoint owned by p's user, running action with p's
-// user's permissions at each post. p needs the action's permissions (403
-// naming the first missing one). The token and the verification secret are
-// returned once.
+// user's permissions at each post, and remembers p's credential as its
+// creator. p needs the action's permissions (403 naming the first missing
+// one); an account at Options.MaxEndpoints gets a 409. The token and the
+// verification secret are returned once.
 func (s *Service) Create(ctx context.Context, p auth.Principal, in NewEndpoint) (Endpoint, Secrets, error) {
 	in.Name, in.Action, in.SuccessURL = strings.TrimSpace(in.Name), strings.TrimSpace(in.Action), strings.TrimSpace(in.SuccessURL)
 	if err := validate.Struct(&in); err != nil {
@@ -112,7 +114,11 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in NewEndpoint) 
 		Name: in.Name, Action: in.Action, Mapping: m, Verification: v, SuccessURL: in.SuccessURL,
 		RateLimit: in.RateLimit, TokenHash: hash, CreatedAt: now, UpdatedAt: now,
 	}
-	if err := s.st.create(ctx, e); err != nil {
+	if err := s.st.create(ctx, e, s.opts.MaxEndpoints); err != nil {
+		if errors.Is(err, errLimit) {
+			return Endpoint{}, Secrets{}, apperr.Conflict(fmt.Sprintf("the account has reached its limit of %d inbound endpoints; "+
+				"delete one first, or ask the operator to raise HOOKLINE_MAX_ENDPOINTS", s.opts.MaxEndpoints))
+		}
 		return Endpoint{}, Secrets{}, err
 	}
 	return e, Secrets{Token: token, Verification: secret}, nil
@@ -241,4 +247,49 @@ func (s *Service) RotateToken(ctx context.Context, p auth.Principal, id string) 
 	}
 	e.TokenHash = hash
 	return e, token, nil
+}
+
+// PauseEndpointsOfCredential pauses every endpoint of the account that
+// cred created (Endpoint.Credential), so a revoked credential leaves no
+// working endpoint behind; it returns how many it paused (already paused
+// ones are not counted). Its owner may resume them with PATCH {"paused":
+// false}. A credential with an empty id matches nothing and is refused.
+// The composition root calls it from the accounts revoke hook.
+func (s *Service) PauseEndpointsOfCredential(ctx context.Context, acct string, cred auth.Credential) (int, error) {
+	if cred.ID == "" || acct == "" {
+		return 0, errors.New("endpoints: pause endpoints of a credential: empty account or credential id")
+	}
+	n, err := s.st.pauseCreatedBy(ctx, acct, cred.String(), s.now())
+	if err != nil {
+		return n, err
+	}
+	if n > 0 {
+		s.opts.Log.Info("endpoints: paused the endpoints of a revoked credential", "account_id", acct, "credential", cred.String(), "paused", n)
+	}
+	return n, nil
+}
+
+// RotateSecrets seals again, under Options.Secrets' current key, every
+// stored HMAC and Standard Webhooks verification secret of every account
+// that is stale (plain, or sealed under an older key), and returns how many
+// values it changed. It is safe to run while the gateway serves: a value
+// changed meanwhile is left as it is. `hookline admin rotate-secrets`
+// calls it. With no Secrets it changes nothing.
+func (s *Service) RotateSecrets(ctx context.Context) (int, error) {
+	if !s.opts.Secrets.Enabled() {
+		return 0, nil
+	}
+	accts, err := s.st.accountIDs(ctx)
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	for _, acct := range accts {
+		n, err := s.st.reseal(ctx, acct)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
 }

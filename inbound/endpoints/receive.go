@@ -13,7 +13,6 @@ import (
 	"github.com/hookline/hookline/app/apperr"
 	"github.com/hookline/hookline/app/auth"
 	"github.com/hookline/hookline/app/ids"
-	"github.com/hookline/hookline/app/redact"
 	"github.com/hookline/hookline/inbound"
 )
 
@@ -44,13 +43,18 @@ type Reply struct {
 
 // Receive handles one post: unknown token 404; body over MaxBody 413;
 // compressed body 415; paused endpoint 403; over the rate limit 429 with
-// Retry-After; failed verification 401; a sender key (Idempotency-Key, else
-// webhook-id) seen before gets the first answer again; unparsable body 400
-// or 415; unmappable input 422 naming the action's fields; then the action
-// runs with the owner's permissions as they are now (403 when the owner is
-// gone or lacks one) and its answer is relayed, or a form post to an
-// endpoint with success_url is sent there with a 303. Every post to a known
-// endpoint is logged, whatever its outcome.
+// Retry-After; failed verification 401; a sender key seen before (see
+// once) gets the first answer again; unparsable body 400 or 415;
+// unmappable input 422 naming the action's fields; then the action runs
+// with the owner's permissions as they are now (403 when the owner is gone
+// or lacks one). A post the action accepted is answered 202 {"status":
+// "accepted", "id": <the request's log id>} and never with a record's
+// fields, and so is one whose customer does not exist or whose email
+// another customer has (the log says so), so no post tells whether a
+// record exists;
+// a form post to an endpoint with success_url is sent there with a 303.
+// Posts refused before verification or by the rate limit are only counted
+// on the endpoint (Endpoint.Refused); every other post is logged.
 func (s *Service) Receive(ctx context.Context, sub Submission) (Reply, error) {
 	if !strings.HasPrefix(sub.Token, TokenPrefix) || len(sub.Token) > 128 {
 		return Reply{}, apperr.NotFound("inbound endpoint")
@@ -64,37 +68,58 @@ func (s *Service) Receive(ctx context.Context, sub Submission) (Reply, error) {
 		return Reply{}, apperr.NotFound("inbound endpoint") // a stale index entry after a rotation
 	}
 	start := s.opts.Now()
+	if reason, err := s.admit(ctx, e, sub); err != nil {
+		if reason != "" {
+			if cerr := s.st.countRefused(context.WithoutCancel(ctx), e, reason); cerr != nil {
+				s.opts.Log.Warn("endpoints: count refused post", "endpoint_id", e.ID, "err", cerr)
+			}
+		}
+		return Reply{}, err
+	}
 	now := s.now()
 	rec := Request{
 		ID: ids.New(ids.Request, now), EndpointID: e.ID, ReceivedAt: now, SourceIP: sub.SourceIP,
-		ContentType: sub.ContentType, Headers: redact.Headers(sub.Header, e.Verification.Header), BodySize: len(sub.Body),
+		ContentType: sub.ContentType, Headers: logHeaders(sub.Header, e.Verification.Header), BodySize: len(sub.Body),
 	}
 	rec.Body, rec.BodyTruncated = truncate(sub.Body, s.opts.LogBodyMax)
-	rep, err := s.receive(ctx, e, sub, &rec)
+	rep, err := s.once(ctx, e, sub, &rec)
 	s.logRequest(ctx, e, &rec, rep, err, start)
 	return rep, err
 }
 
-// receive runs the checks that come before anything is parsed, in the order
-// Receive documents, then the post once per sender key.
-func (s *Service) receive(ctx context.Context, e Endpoint, sub Submission, rec *Request) (Reply, error) {
+// admit runs the checks that come before anything is parsed, in the order
+// Receive documents. A refusal names its reason (a refused* constant), or
+// "" for an error of Hookline's own.
+func (s *Service) admit(ctx context.Context, e Endpoint, sub Submission) (string, error) {
 	if len(sub.Body) > s.opts.MaxBody {
-		return Reply{}, apperr.TooLarge(fmt.Sprintf("request body is larger than the %d KiB limit", s.opts.MaxBody>>10))
+		return refusedSize, apperr.TooLarge(fmt.Sprintf("request body is larger than the %d KiB limit", s.opts.MaxBody>>10))
 	}
 	if enc := sub.ContentEncoding; enc != "" && !strings.EqualFold(enc, "identity") {
-		return Reply{}, apperr.New(apperr.CodeUnsupportedMedia, "compressed request bodies are not accepted")
+		return refusedSize, apperr.New(apperr.CodeUnsupportedMedia, "compressed request bodies are not accepted")
 	}
 	if e.Paused {
-		return Reply{}, apperr.New(apperr.CodeForbidden,
+		return refusedPaused, apperr.New(apperr.CodeForbidden,
 			"this endpoint is paused; resume it with PATCH /v1/inbound-endpoints/"+e.ID+` {"paused": false}`)
 	}
 	if err := s.allow(ctx, e); err != nil {
-		return Reply{}, err
+		if apperr.IsCode(err, apperr.CodeRateLimited) {
+			return refusedRate, err
+		}
+		return "", err
 	}
 	if err := e.Verification.verify(sub, s.opts.Now(), s.opts.Tolerance); err != nil {
-		return Reply{}, err
+		if apperr.IsCode(err, apperr.CodeUnauthorized) {
+			return refusedAuth, err
+		}
+		return "", err
 	}
-	return s.once(ctx, e, sub, rec)
+	return "", nil
+}
+
+// accepted is an inbound endpoint's answer to a post its action accepted.
+type accepted struct {
+	Status string `json:"status"` // always "accepted"
+	ID     string `json:"id"`     // the request's id in the endpoint's log
 }
 
 // process parses, maps and runs a verified post.
@@ -118,19 +143,28 @@ func (s *Service) process(ctx context.Context, e Endpoint, sub Submission, rec *
 	}
 	o := inbound.Origin{Chain: sub.Chain, Hop: sub.Hop, HasChain: sub.HasChain}
 	res, err := s.actions.Run(ctx, p, e.Action, input, o)
-	if err != nil {
+	// Whether a record exists is the owner's to know, not the sender's: a
+	// customer that is not there, or an email another customer has, is
+	// answered "accepted" like any post; the owner reads it in the log.
+	switch {
+	case apperr.IsCode(err, apperr.CodeNotFound):
+		ae := apperr.As(err)
+		rec.ErrorCode, rec.ErrorMessage = ae.Code, ae.Message+" (the sender was answered \"accepted\")"
+	case err != nil:
 		return Reply{}, err
+	case res.Taken:
+		rec.ErrorCode = apperr.CodeConflict
+		rec.ErrorMessage = "another customer already has this email: nothing changed (the sender was answered \"accepted\")"
 	}
 	rec.ResourceID, rec.Echo = res.ResourceID(), res.Echo
 	if kind == kindForm && e.SuccessURL != "" {
 		return Reply{Status: http.StatusSeeOther, Location: e.SuccessURL}, nil
 	}
-	status, v := inbound.Response(res)
-	body, err := json.Marshal(v)
+	body, err := json.Marshal(accepted{Status: "accepted", ID: rec.ID})
 	if err != nil {
 		return Reply{}, fmt.Errorf("endpoints: encode answer: %w", err)
 	}
-	return Reply{Status: status, ContentType: "application/json", Body: body}, nil
+	return Reply{Status: http.StatusAccepted, ContentType: "application/json", Body: body}, nil
 }
 
 // owner is the endpoint owner's principal as it is now: an account that is

@@ -15,11 +15,12 @@ import (
 const HeaderIdempotencyKey = "Idempotency-Key"
 
 // once processes a verified post once per sender key (Idempotency-Key, else
+// webhook-id; under standard_webhooks always and only the signed
 // webhook-id): a post without one is processed; a key seen before with the
 // same content gets the first answer again, with another content a 422, and
 // while the first post still runs a 409.
 func (s *Service) once(ctx context.Context, e Endpoint, sub Submission, rec *Request) (Reply, error) {
-	keyHash, err := senderKey(sub.Header)
+	keyHash, err := senderKey(sub.Header, e.Verification.Type)
 	if err != nil {
 		return Reply{}, err
 	}
@@ -69,10 +70,12 @@ func (s *Service) once(ctx context.Context, e Endpoint, sub Submission, rec *Req
 }
 
 // senderKey returns the SHA-256 (hex) of the sender's Idempotency-Key, else
-// of its webhook-id, or "" when it sent neither.
-func senderKey(h http.Header) (string, error) {
+// of its webhook-id, or "" when it sent neither. Under standard_webhooks
+// it is always the webhook-id, which the signature covers: an unsigned
+// Idempotency-Key would let anyone replay a captured post under new keys.
+func senderKey(h http.Header, verification string) (string, error) {
 	name, key := HeaderIdempotencyKey, h.Get(HeaderIdempotencyKey)
-	if key == "" {
+	if key == "" || verification == VerifyStandardWebhooks {
 		name, key = "webhook-id", h.Get(headerWebhookID)
 	}
 	if key == "" {

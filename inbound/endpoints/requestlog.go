@@ -26,6 +26,46 @@ func (s *Service) Requests(ctx context.Context, p auth.Principal, id, after stri
 // Redacted is shown in the log in place of a secret header's value.
 const Redacted = redact.Redacted
 
+// shownHeaders are the headers whose values the request log shows (by
+// canonical name): what says what was sent and by whom, never what could
+// authenticate. Every other header is listed with its value Redacted, so
+// a credential in a header of any name (X-Form-Credential) stays hidden.
+var shownHeaders = map[string]bool{
+	"Accept": true, "Accept-Language": true, "Content-Length": true, "Content-Type": true,
+	"Origin": true, "Referer": true, "User-Agent": true, "X-Request-Id": true, "X-Forwarded-For": true,
+	"Webhook-Id": true, "Webhook-Timestamp": true, "Idempotency-Key": true,
+	"Hookline-Chain": true, "Hookline-Hop": true,
+}
+
+// urlHeaders carry URLs whose query values may hold tokens.
+var urlHeaders = map[string]bool{"Origin": true, "Referer": true}
+
+// maxHeaderValue bounds each value the log keeps.
+const maxHeaderValue = 512
+
+// logHeaders flattens a post's headers for its log record: allowlisted
+// values (shownHeaders; Origin and Referer with their query values
+// redacted), at most maxHeaderValue bytes each, and every other header,
+// and the verification's own header, as Redacted.
+func logHeaders(h http.Header, verification string) map[string]string {
+	out := make(map[string]string, len(h))
+	for k, v := range h {
+		name := http.CanonicalHeaderKey(k)
+		val := strings.Join(v, ", ")
+		switch {
+		case !shownHeaders[name] || strings.EqualFold(name, verification):
+			val = Redacted
+		case urlHeaders[name]:
+			val = redact.URL(val)
+		}
+		if len(val) > maxHeaderValue {
+			val, _ = truncate([]byte(val), maxHeaderValue)
+		}
+		out[name] = val
+	}
+	return out
+}
+
 // truncate returns at most max bytes of body as text, cut on a rune boundary.
 func truncate(body []byte, max int) (string, bool) {
 	if len(body) <= max {
@@ -52,7 +92,11 @@ func (s *Service) logRequest(ctx context.Context, e Endpoint, rec *Request, rep 
 		rec.Status = http.StatusInternalServerError
 		rec.ErrorCode, rec.ErrorMessage = apperr.CodeInternal, "internal error"
 	}
-	if err := s.st.addRequest(context.WithoutCancel(ctx), e.AccountID, *rec, s.opts.LogMax, s.opts.LogRetention, s.opts.Now()); err != nil {
+	ttl := s.opts.LogRetention
+	if rec.Status >= 400 || rec.ErrorCode != "" {
+		ttl = s.opts.LogFailureRetention
+	}
+	if err := s.st.addRequest(context.WithoutCancel(ctx), e.AccountID, *rec, ttl, s.opts.LogMax, s.opts.LogRetention, s.opts.Now()); err != nil {
 		s.opts.Log.Warn("endpoints: log request", "endpoint_id", e.ID, "err", err)
 	}
 }

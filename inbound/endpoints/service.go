@@ -10,6 +10,7 @@ import (
 
 	"github.com/hookline/hookline/app/accounts"
 	"github.com/hookline/hookline/app/idempotency"
+	"github.com/hookline/hookline/app/secrets"
 	"github.com/hookline/hookline/app/store"
 	"github.com/hookline/hookline/inbound"
 )
@@ -24,18 +25,32 @@ type Options struct {
 	// DefaultRateLimit is an endpoint's posts per minute unless it sets its
 	// own. Zero means 60.
 	DefaultRateLimit int
-	// LogMax bounds each endpoint's request log by count. Zero means 1,000.
+	// LogMax bounds each endpoint's request log by count; what the bound
+	// trims is deleted. Zero means 1,000.
 	LogMax int
 	// LogRetention bounds the request log by age. Zero means 30 days.
 	LogRetention time.Duration
+	// LogFailureRetention is how long a logged post that failed (after
+	// verification: 4xx and 5xx answers) is kept. Zero means 24 hours;
+	// it is never longer than LogRetention. Posts refused before
+	// verification or by the rate limit are not logged at all, only
+	// counted on the endpoint (refused).
+	LogFailureRetention time.Duration
 	// LogBodyMax is how much of a body the log keeps. Zero means 8 KiB.
 	LogBodyMax int
+	// MaxEndpoints is how many inbound endpoints one account may have;
+	// creating one more is a 409. Zero means 100.
+	MaxEndpoints int
+	// Secrets seals the HMAC and Standard Webhooks verification secrets
+	// at rest. Nil stores them as given (development only).
+	Secrets *secrets.Keyring
 	// IdempotencyTTL is how long a sender key's first answer is replayed.
 	// Zero means 24 h. IdempotencyLease is how long a post still running
 	// holds its key. Zero means 60 s.
 	IdempotencyTTL, IdempotencyLease time.Duration
 	// Tolerance is how far a Standard Webhooks timestamp may be from now.
-	// Zero means 5 minutes.
+	// Zero means 5 minutes. Sender keys are kept at least twice as long,
+	// so a signed post cannot be replayed while its timestamp is accepted.
 	Tolerance time.Duration
 	// Now returns the current time. Nil means time.Now.
 	Now func() time.Time
@@ -71,6 +86,13 @@ func New(rdb redis.UniversalClient, keys store.Keys, accts *accounts.Service, ac
 	if opts.LogRetention == 0 {
 		opts.LogRetention = 30 * 24 * time.Hour
 	}
+	if opts.LogFailureRetention == 0 {
+		opts.LogFailureRetention = 24 * time.Hour
+	}
+	opts.LogFailureRetention = min(opts.LogFailureRetention, opts.LogRetention)
+	if opts.MaxEndpoints == 0 {
+		opts.MaxEndpoints = 100
+	}
 	if opts.LogBodyMax == 0 {
 		opts.LogBodyMax = 8 << 10
 	}
@@ -83,6 +105,7 @@ func New(rdb redis.UniversalClient, keys store.Keys, accts *accounts.Service, ac
 	if opts.Tolerance == 0 {
 		opts.Tolerance = 5 * time.Minute
 	}
+	opts.IdempotencyTTL = max(opts.IdempotencyTTL, 2*opts.Tolerance)
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -90,7 +113,7 @@ func New(rdb redis.UniversalClient, keys store.Keys, accts *accounts.Service, ac
 		opts.Log = slog.Default()
 	}
 	return &Service{
-		st: &endpointStore{rdb: rdb, keys: keys}, accounts: accts, actions: actions,
+		st: &endpointStore{rdb: rdb, keys: keys, sec: opts.Secrets}, accounts: accts, actions: actions,
 		limiter: redis_rate.NewLimiter(rdb), opts: opts,
 		idem: idempotency.New(rdb, keys, idempotency.Options{TTL: opts.IdempotencyTTL, Lease: opts.IdempotencyLease}),
 	}

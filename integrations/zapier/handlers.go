@@ -10,6 +10,7 @@ import (
 	"github.com/hookline/hookline/app/apperr"
 	"github.com/hookline/hookline/app/httpapi"
 	"github.com/hookline/hookline/app/perm"
+	"github.com/hookline/hookline/app/redact"
 	"github.com/hookline/hookline/outbound"
 )
 
@@ -76,7 +77,7 @@ func (s *Service) subscribe(c *fiber.Ctx) error {
 		}
 		return err
 	}
-	return c.Status(fiber.StatusCreated).JSON(hookResponse{ID: w.ID, Event: req.Event, TargetURL: w.URL})
+	return c.Status(fiber.StatusCreated).JSON(hookResponse{ID: w.ID, Event: req.Event, TargetURL: redact.URL(w.URL)})
 }
 
 type deletedResponse struct {

@@ -14,9 +14,16 @@ import (
 	"github.com/hookline/hookline/internal/apitest"
 	"github.com/hookline/hookline/internal/receiver"
 	"github.com/hookline/hookline/internal/redistest"
+	"github.com/hookline/hookline/outbound"
 )
 
 func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }
+
+// fakeZapier lets reverse unsubscribes reach the tests' local receivers,
+// which stand in for hooks.zapier.com.
+func fakeZapier() apitest.Option {
+	return apitest.WithOutbound(func(o *outbound.Options) { o.UnsubscribeHosts = []string{"127.0.0.1"} })
+}
 
 func TestSubscribe_PermissionsAndErrors(t *testing.T) {
 	t.Parallel()
@@ -104,7 +111,7 @@ func TestSamples(t *testing.T) {
 // sends DELETE to its hook URL so Zapier pauses the Zap.
 func TestDeliveriesAndReverseUnsubscribe(t *testing.T) {
 	t.Parallel()
-	api := apitest.New(t, apitest.WithEnv("HOOKLINE_RETRY_SCHEDULE", "1s"))
+	api := apitest.New(t, apitest.WithEnv("HOOKLINE_RETRY_SCHEDULE", "1s"), fakeZapier())
 	api.StartWorker()
 	a := api.NewAccount("A")
 	zap1 := receiver.New(t)
@@ -136,7 +143,7 @@ func TestDeliveriesAndReverseUnsubscribe(t *testing.T) {
 
 func TestRevokedKeyRemovesItsZapierSubscriptions(t *testing.T) {
 	t.Parallel()
-	api := apitest.New(t)
+	api := apitest.New(t, fakeZapier())
 	a := api.NewAccount("A")
 	zap := receiver.New(t)
 	r := api.Do("POST", "/v1/keys", a.Key, map[string]any{"name": "Zapier", "permissions": []string{perm.SubscribeWebhook, perm.ReadCustomer}}).Want(201)
@@ -155,7 +162,7 @@ func TestRevokedKeyRemovesItsZapierSubscriptions(t *testing.T) {
 // at shutdown, bounded by its context.
 func TestReverseUnsubscribe_WaitedForByClose(t *testing.T) {
 	t.Parallel()
-	api := apitest.New(t)
+	api := apitest.New(t, fakeZapier())
 	a := api.NewAccount("A")
 	hold := make(chan struct{})
 	var once sync.Once
@@ -181,5 +188,57 @@ func TestReverseUnsubscribe_WaitedForByClose(t *testing.T) {
 	defer cancel2()
 	if err := api.Server.Outbound.Close(ctx2); err != nil {
 		t.Fatalf("Close after Zapier answered: got %v, want nil", err)
+	}
+}
+
+// F18 (probe E15): a Zapier subscription's URL cannot be PATCHed, and the
+// reverse DELETE goes only to the hook URL it was created with, even if
+// the stored URL was changed (data from before the rule).
+func TestF18_ReverseDeleteOnlyToTheOriginalHookURL(t *testing.T) {
+	t.Parallel()
+	api := apitest.New(t, fakeZapier())
+	a := api.NewAccount("A")
+	zap, victim := receiver.New(t), receiver.New(t)
+	id := api.Do("POST", "/v1/zapier/hooks", a.Key, map[string]any{"hookUrl": zap.URL + "/hooks/1", "event": "customer.created"}).Want(201).Str("id")
+	r := api.Do("PATCH", "/v1/webhooks/"+id, a.Key, map[string]any{"url": victim.URL + "/api/users/42"}).Want(422)
+	if !strings.Contains(string(r.Body), `"field":"url"`) {
+		t.Fatalf("got %s, want a 422 on url", r.Body)
+	}
+	api.Do("PATCH", "/v1/webhooks/"+id, a.Key, map[string]any{"url": zap.URL + "/hooks/1", "name": "same url"}).Want(200)
+
+	ctx := context.Background()
+	if err := api.Server.Redis.HSet(ctx, api.Server.Keys.Webhook(a.ID, id), "url", victim.URL+"/api/users/42").Err(); err != nil {
+		t.Fatal(err)
+	}
+	api.Do("DELETE", "/v1/webhooks/"+id, a.Key, nil).Want(200)
+	closeCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := api.Server.Outbound.Close(closeCtx); err != nil {
+		t.Fatal(err)
+	}
+	if reqs := zap.Requests(); len(reqs) != 1 || reqs[0].Method != "DELETE" || !strings.HasSuffix(reqs[0].URL, "/hooks/1") {
+		t.Fatalf("got %+v at Zapier, want one DELETE of the original hook URL", reqs)
+	}
+	if n := victim.Count(); n != 0 {
+		t.Fatalf("got %d requests at the edited URL, want 0", n)
+	}
+}
+
+// F18: outside the partner's hosts (hooks.zapier.com by default) no
+// reverse DELETE is sent at all.
+func TestF18_NoReverseDeleteOutsidePartnerHosts(t *testing.T) {
+	t.Parallel()
+	api := apitest.New(t) // the default: hooks.zapier.com only
+	a := api.NewAccount("A")
+	recv := receiver.New(t)
+	id := api.Do("POST", "/v1/zapier/hooks", a.Key, map[string]any{"hookUrl": recv.URL + "/hooks/1", "event": "customer.created"}).Want(201).Str("id")
+	api.Do("DELETE", "/v1/webhooks/"+id, a.Key, nil).Want(200)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := api.Server.Outbound.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := recv.Count(); n != 0 {
+		t.Fatalf("got %d requests, want no DELETE to a host that is not Zapier's", n)
 	}
 }

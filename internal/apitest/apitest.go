@@ -42,6 +42,9 @@ type API struct {
 	Server   *server.Server
 	App      *fiber.App
 	RedisURL string
+	// Env is the configuration the gateway was built from, for tests that
+	// start more processes on the same Redis (the same secret keys).
+	Env map[string]string
 
 	listenOnce *sync.Once
 	base       string
@@ -83,7 +86,7 @@ func New(t testing.TB, opts ...Option) *API {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	srv := server.New(cfg, rdb, log, so)
-	return &API{T: t, Server: srv, App: srv.HTTP(), RedisURL: url, listenOnce: &sync.Once{}}
+	return &API{T: t, Server: srv, App: srv.HTTP(), RedisURL: url, Env: env, listenOnce: &sync.Once{}}
 }
 
 // With returns a copy of a that reports failures to t, for subtests.
