@@ -154,7 +154,7 @@ func (s *Service) suppress(ctx context.Context, p auth.Principal, resource strin
 	if err != nil {
 		return err
 	}
-	if count >= int64(s.opts.Threshold) {
+	if count >= int64(s.opts.Threshold) && !o.Unverified {
 		if sub := p.Credential.String(); sub != "" {
 			if err := s.st.pause(ctx, acct, sub, inc); err != nil {
 				return err

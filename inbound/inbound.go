@@ -20,6 +20,11 @@ type Origin struct {
 	Chain    string
 	Hop      int
 	HasChain bool
+	// Unverified is true when the sender proved nothing about itself (a
+	// public inbound endpoint without verification): its echoes are still
+	// suppressed and recorded in the incident, but never pause the writer,
+	// so an outsider cannot switch an endpoint off by posting echoes.
+	Unverified bool
 }
 
 // Outcome is what an action did, for each surface to render (Response is

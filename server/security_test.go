@@ -108,3 +108,51 @@ func TestLoopGuard_F9_CaseVariantPathsAreGuarded(t *testing.T) {
 		}
 	}
 }
+
+// F14: no response that carries a secret shown once is kept for replays:
+// webhook creates and secret rotations, endpoint creates and token
+// rotations replay without the secret, and Redis holds none of them.
+func TestIdempotency_F14_NoShownOnceSecretIsStored(t *testing.T) {
+	t.Parallel()
+	api := apitest.New(t)
+	acct := api.NewAccount("A")
+	k := acct.Key
+	wh := map[string]any{"name": "w", "url": "http://127.0.0.1:9/hook", "events": []string{"customer.created"}}
+	created := api.Do("POST", "/v1/webhooks", k, wh, "Idempotency-Key", "w-1").Want(201)
+	secret := created.Str("secret")
+	again := api.Do("POST", "/v1/webhooks", k, wh, "Idempotency-Key", "w-1").Want(201)
+	if again.Header.Get("Idempotent-Replayed") != "true" || strings.Contains(string(again.Body), secret) || again.Str("id") != created.Str("id") {
+		t.Fatalf("webhook replay: %s", again.Body)
+	}
+	id := created.Str("id")
+	rot := api.Do("POST", "/v1/webhooks/"+id+"/rotate-secret", k, nil, "Idempotency-Key", "r-1").Want(200)
+	secret2 := rot.Str("secret")
+	if r := api.Do("POST", "/v1/webhooks/"+id+"/rotate-secret", k, nil, "Idempotency-Key", "r-1").Want(200); strings.Contains(string(r.Body), secret2) {
+		t.Fatalf("rotate replay carries the secret: %s", r.Body)
+	}
+	ep := map[string]any{"name": "form", "action": "create_customer", "verification": map[string]any{"type": "hmac", "header": "X-Sig"}}
+	ec := api.Do("POST", "/v1/inbound-endpoints", k, ep, "Idempotency-Key", "e-1").Want(201)
+	url, vsecret := ec.Str("url"), ec.Str("secret")
+	if r := api.Do("POST", "/v1/inbound-endpoints", k, ep, "Idempotency-Key", "e-1").Want(201); strings.Contains(string(r.Body), url) ||
+		strings.Contains(string(r.Body), vsecret) {
+		t.Fatalf("endpoint replay carries its URL or secret: %s", r.Body)
+	}
+	tok := url[strings.LastIndex(url, "/")+1:]
+	ctx := context.Background()
+	rdb := api.Server.Redis
+	iter := rdb.Scan(ctx, 0, "*", 1000).Iterator()
+	for iter.Next(ctx) {
+		key := iter.Val()
+		if typ, _ := rdb.Type(ctx, key).Result(); typ != "hash" {
+			continue
+		}
+		vals, _ := rdb.HGetAll(ctx, key).Result()
+		for f, v := range vals {
+			for _, s := range []string{secret, secret2, tok, vsecret} {
+				if strings.Contains(v, s) {
+					t.Fatalf("Redis %s field %s holds a shown-once secret", key, f)
+				}
+			}
+		}
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -11,8 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookline/hookline/app/config"
 	"github.com/hookline/hookline/app/secrets"
 	"github.com/hookline/hookline/internal/redistest"
+	"github.com/hookline/hookline/outbound"
+	"github.com/hookline/hookline/server"
 )
 
 func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }
@@ -203,5 +208,67 @@ func TestProductionNeedsASecretKey(t *testing.T) {
 	kr, err := secrets.Parse(strings.TrimSpace(out.String()))
 	if err != nil || kr.CurrentID() != "k9" {
 		t.Fatalf("new-secret-key printed %q: %v", out.String(), err)
+	}
+}
+
+// rotate-secrets re-seals every stored secret under the first key: run it
+// after putting a new key first, then the old key can go.
+func TestAdminRotateSecrets(t *testing.T) {
+	t.Parallel()
+	url := redistest.URL(t)
+	k1, k2 := secrets.NewKey("k1"), secrets.NewKey("k2")
+	env := map[string]string{"HOOKLINE_REDIS_URL": url, "HOOKLINE_MODE": "development", "HOOKLINE_SECRET_KEYS": k1,
+		"HOOKLINE_ADMIN_PASSWORD": "password123"}
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"admin", "create-account", "--name", "S", "--email", "r@example.com"}, envOf(env), &out, &errb); code != 0 {
+		t.Fatalf("create-account: %s", errb.String())
+	}
+	var acc map[string]string
+	_ = json.Unmarshal(out.Bytes(), &acc)
+
+	// A webhook with a signing secret and a bearer token, sealed under k1.
+	cfg, err := config.Load(envOf(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redistest.ClientURL(t, url)
+	srv := server.New(cfg, rdb, slog.New(slog.NewTextHandler(io.Discard, nil)), server.Options{})
+	ctx := context.Background()
+	p, err := srv.Accounts.Authenticate(ctx, acc["api_key"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := srv.Outbound.CreateWebhook(ctx, p, outbound.NewWebhook{Name: "w", URL: "http://127.0.0.1:9/x",
+		Events: []string{"customer.created"}, Auth: &outbound.AuthInput{Type: "bearer", Token: "tok-123"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wkey := srv.Keys.Webhook(p.AccountID, w.ID)
+	if v, _ := rdb.HGet(ctx, wkey, "secret").Result(); !strings.HasPrefix(v, "hlenc1:k1:") {
+		t.Fatalf("secret stored as %q, want sealed under k1", v)
+	}
+
+	env["HOOKLINE_SECRET_KEYS"] = k2 + "," + k1
+	out.Reset()
+	if code := run(ctx, []string{"admin", "rotate-secrets"}, envOf(env), &out, &errb); code != 0 {
+		t.Fatalf("rotate-secrets exit %d: %s", code, errb.String())
+	}
+	var res struct {
+		KeyID         string `json:"key_id"`
+		WebhookValues int    `json:"webhook_values"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil || res.KeyID != "k2" || res.WebhookValues < 2 {
+		t.Fatalf("rotate-secrets printed %q: want key k2 and at least the secret and the token re-sealed", out.String())
+	}
+	for _, f := range []string{"secret", "auth_secret"} {
+		if v, _ := rdb.HGet(ctx, wkey, f).Result(); !strings.HasPrefix(v, "hlenc1:k2:") {
+			t.Fatalf("%s after rotation: %q, want sealed under k2", f, v)
+		}
+	}
+	// The old key can now go: k2 alone opens what was re-sealed.
+	only2, _ := secrets.Parse(k2)
+	stored, _ := rdb.HGet(ctx, wkey, "auth_secret").Result()
+	if plain, err := only2.Open(stored, wkey+"#auth_secret"); err != nil || plain != "tok-123" {
+		t.Fatalf("after dropping k1: %q, %v", plain, err)
 	}
 }

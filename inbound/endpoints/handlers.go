@@ -10,6 +10,7 @@ import (
 
 	"github.com/hookline/hookline/app/apperr"
 	"github.com/hookline/hookline/app/httpapi"
+	"github.com/hookline/hookline/app/idempotency"
 )
 
 type handlers struct{ svc *Service }
@@ -79,6 +80,9 @@ func (h *handlers) create(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	// The URL (its token) and the verification secret are shown once: a
+	// replay answers the endpoint without them.
+	idempotency.ReplayAs(c, newEndpointResponse(e))
 	return c.Status(fiber.StatusCreated).JSON(endpointCreated{
 		endpointResponse: newEndpointResponse(e), URL: h.svc.URL(sec.Token), Secret: optional(sec.Verification),
 	})
@@ -120,7 +124,7 @@ func (h *handlers) delete(c *fiber.Ctx) error {
 
 type rotatedResponse struct {
 	ID  string `json:"id"`
-	URL string `json:"url"`
+	URL string `json:"url,omitempty"` // absent in idempotent replays
 }
 
 func (h *handlers) rotate(c *fiber.Ctx) error {
@@ -128,6 +132,7 @@ func (h *handlers) rotate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	idempotency.ReplayAs(c, rotatedResponse{ID: e.ID})
 	return c.JSON(rotatedResponse{ID: e.ID, URL: h.svc.URL(token)})
 }
 

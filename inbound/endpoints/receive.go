@@ -141,7 +141,8 @@ func (s *Service) process(ctx context.Context, e Endpoint, sub Submission, rec *
 	if err != nil {
 		return Reply{}, err
 	}
-	o := inbound.Origin{Chain: sub.Chain, Hop: sub.Hop, HasChain: sub.HasChain}
+	o := inbound.Origin{Chain: sub.Chain, Hop: sub.Hop, HasChain: sub.HasChain,
+		Unverified: e.Verification.Type == VerifyNone || e.Verification.Type == ""}
 	res, err := s.actions.Run(ctx, p, e.Action, input, o)
 	// Whether a record exists is the owner's to know, not the sender's: a
 	// customer that is not there, or an email another customer has, is

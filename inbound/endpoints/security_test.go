@@ -75,8 +75,6 @@ func TestEndpoints_PublicAnswersRevealNoCustomer(t *testing.T) {
 		}
 		return r.Header.Get("Content-Type")
 	}
-	// (Two echoes only: a third would pause the endpoint, see the report on
-	// the loop breaker.)
 	echo := postJSON(api, ep.Path, `{"name": "x", "email": "BOB@example.com"}`).Want(202) // an echo of a sent state
 	fresh := postJSON(api, ep.Path, fmt.Sprintf(`{"name": "x", "email": %q}`, email("new"))).Want(202)
 	if shape(echo) != shape(fresh) {
@@ -429,5 +427,28 @@ func TestEndpoints_RevokingTheCreatorPausesItsEndpoints(t *testing.T) {
 	api.Do("GET", "/v1/inbound-endpoints/"+ep.ID, acct.Key, nil).Want(200).JSON(&got)
 	if !got.Paused {
 		t.Fatal("the revoked key's endpoint is not paused")
+	}
+}
+
+// An outsider posting echoes to a public endpoint without verification
+// must not be able to switch it off: its echoes are suppressed and
+// recorded, but the loop breaker never pauses an unverified endpoint.
+func TestEndpoints_UnverifiedEchoesNeverPauseTheEndpoint(t *testing.T) {
+	t.Parallel()
+	api := apitest.New(t)
+	api.StartWorker()
+	acct := api.NewAccount("Studio")
+	hook := receiver.New(t)
+	api.Do("POST", "/v1/zapier/hooks", acct.Key, map[string]any{"hookUrl": hook.URL, "event": "customer.created"}).Want(201)
+	api.Do("POST", "/v1/customers", acct.Key, map[string]any{"name": "Bob", "email": "bob@example.com"}).Want(201)
+	hook.WaitFor(t, 1, 10*time.Second)
+	ep := create(t, api, acct.Key, map[string]any{"name": "Signup", "action": "create_customer"})
+	for i := 0; i < 6; i++ {
+		postJSON(api, ep.Path, `{"name": "Bob", "email": "bob@example.com"}`).Want(202)
+	}
+	// Still open to real signups.
+	postJSON(api, ep.Path, `{"name": "New", "email": "new@example.com"}`).Want(202)
+	if n := len(customersByEmail(t, api, acct.Key, "new@example.com").Data); n != 1 {
+		t.Fatalf("%d customers for the new signup, want 1: the endpoint was paused", n)
 	}
 }
