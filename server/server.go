@@ -24,6 +24,7 @@ import (
 	"github.com/hookline/hookline/app/store"
 	"github.com/hookline/hookline/inbound"
 	"github.com/hookline/hookline/inbound/endpoints"
+	"github.com/hookline/hookline/integrations/ifttt"
 	"github.com/hookline/hookline/integrations/zapier"
 	"github.com/hookline/hookline/outbound"
 	"github.com/hookline/hookline/outbound/safehttp"
@@ -50,6 +51,9 @@ type Options struct {
 	Outbound func(*outbound.Options)
 	// Events adjusts the event log's options (tests: outbox drain timing).
 	Events func(*events.Options)
+	// IFTTT adjusts the IFTTT service's options (tests: notification
+	// window and retry schedule).
+	IFTTT func(*ifttt.Options)
 }
 
 // Server holds the wired services.
@@ -67,6 +71,7 @@ type Server struct {
 	Queue     *asynq.Client
 	Outbound  *outbound.Service
 	Zapier    *zapier.Service
+	IFTTT     *ifttt.Service
 	Inbound   *inbound.Service
 	Endpoints *endpoints.Service
 }
@@ -98,8 +103,6 @@ func New(cfg config.Config, rdb redis.UniversalClient, log *slog.Logger, opts Op
 		opts.Outbound(&oo)
 	}
 	out := outbound.New(rdb, q, outbound.Deps{Keys: keys, Catalog: cat, Events: evlog, Accounts: accts}, oo)
-	// The event log hands each recorded event to its emitters, in order.
-	evlog.Forward(out)
 
 	zap := zapier.New(out, evlog, accts, log)
 	cs := customers.New(rdb, keys, evlog, opts.Now)
@@ -107,17 +110,36 @@ func New(cfg config.Config, rdb redis.UniversalClient, log *slog.Logger, opts Op
 	// Every core write (customers, publishing) asks the loop guard first.
 	evlog.Guard(in)
 	eps := endpoints.New(rdb, keys, accts, in, endpoints.Options{BaseURL: baseURL(cfg), Now: opts.Now, Log: log})
+	idem := idempotency.New(rdb, keys, idempotency.Options{})
+
+	// IFTTT: the Service API, its authorization server and realtime
+	// notifications, sent through the same guarded client policy as webhooks.
+	iftOpts := ifttt.Options{
+		ServiceKey: cfg.IFTTT.ServiceKey, ClientID: cfg.IFTTT.ClientID, ClientSecret: cfg.IFTTT.ClientSecret,
+		ServiceID: cfg.IFTTT.ServiceID, RealtimeURL: cfg.IFTTT.RealtimeURL, Client: oo.Policy.NewClient(),
+		Version: opts.Version, Now: opts.Now, Log: log,
+	}
+	if opts.IFTTT != nil {
+		opts.IFTTT(&iftOpts)
+	}
+	ift := ifttt.New(rdb, ifttt.Deps{Keys: keys, Accounts: accts, Catalog: cat, Events: evlog, Customers: cs,
+		Inbound: in, Idem: idem, Queue: q}, iftOpts)
+
+	// The event log hands each recorded event to its emitters, in order:
+	// outbound delivery first, IFTTT realtime next.
+	evlog.Forward(out, ift)
 
 	return &Server{
 		Config: cfg, Redis: rdb, Log: log, Keys: keys, Registry: reg,
 		Zapier:    zap,
+		IFTTT:     ift,
 		Accounts:  accts,
 		Catalog:   cat,
 		Events:    evlog,
 		Customers: cs,
 		Inbound:   in,
 		Endpoints: eps,
-		Idem:      idempotency.New(rdb, keys, idempotency.Options{}),
+		Idem:      idem,
 		Queue:     q,
 		Outbound:  out,
 	}
