@@ -2,6 +2,7 @@ package ifttt_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -204,3 +205,5 @@ func hidden(t *testing.T, page []byte) url.Values {
 	}
 	return v
 }
+
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
