@@ -25,7 +25,8 @@ const (
 	authzTTL       = 15 * time.Minute
 	rotationGrace  = time.Minute
 	signInWindow   = 15 * time.Minute
-	maxSignInFails = 10
+	maxSignInFails = 10  // per email
+	maxAddrFails   = 100 // per client address, which a proxy may share among many users
 	connPrefix     = "con"
 )
 
@@ -104,19 +105,19 @@ func (s *Service) pending(ctx context.Context, id, csrf string) (map[string]stri
 }
 
 // SignIn checks a user's email and password for a pending authorization.
-// Failures are counted per email and per client address; past the limit
+// Failures are counted per email (10) and per client address (100); past a limit
 // sign-in is refused for the window (429) without checking the password.
 func (s *Service) SignIn(ctx context.Context, id, csrf, email, password, client string) (Pending, error) {
 	if _, err := s.pending(ctx, id, csrf); err != nil {
 		return Pending{}, err
 	}
 	subjects := []string{"email:" + hashToken(strings.ToLower(strings.TrimSpace(email))), "addr:" + hashToken(client)}
-	for _, sub := range subjects {
+	for i, sub := range subjects {
 		n, err := s.st.attempts(ctx, sub, false, signInWindow)
 		if err != nil {
 			return Pending{}, err
 		}
-		if n >= maxSignInFails {
+		if limit := []int64{maxSignInFails, maxAddrFails}[i]; n >= limit {
 			return Pending{}, apperr.RateLimited("too many failed sign-ins: try again in 15 minutes", signInWindow)
 		}
 	}
@@ -307,7 +308,7 @@ func (s *Service) RevokeConnection(ctx context.Context, p auth.Principal, id str
 	return c, nil
 }
 
-// formatScope is the consent page's list of what IFTTT may do.
+// scopeLines is the consent page's list of what IFTTT may do.
 func scopeLines() []string {
 	return []string{
 		"see your customers and the events you may read, to run your Applets' triggers and queries",
