@@ -43,6 +43,7 @@ func (s *Server) routes(app *fiber.App) {
 	s.Inbound.Register(v1, need)
 	s.Endpoints.Register(v1, need)
 	s.Endpoints.RegisterPublic(app) // POST /in/:token: no API key, the token is the credential
+	s.Web.Register(app)             // the dashboard: sessions and CSRF on its own routes only
 }
 
 // jobs lists every package's task handlers, queues and background loops.

@@ -27,6 +27,7 @@ import (
 	"github.com/hookline/hookline/integrations/zapier"
 	"github.com/hookline/hookline/outbound"
 	"github.com/hookline/hookline/outbound/safehttp"
+	"github.com/hookline/hookline/web"
 )
 
 // BodyLimit is the largest request body accepted. Bodies up to
@@ -69,6 +70,7 @@ type Server struct {
 	Zapier    *zapier.Service
 	Inbound   *inbound.Service
 	Endpoints *endpoints.Service
+	Web       *web.Dashboard
 }
 
 // New wires every service. It does not contact Redis.
@@ -108,7 +110,13 @@ func New(cfg config.Config, rdb redis.UniversalClient, log *slog.Logger, opts Op
 	evlog.Guard(in)
 	eps := endpoints.New(rdb, keys, accts, in, endpoints.Options{BaseURL: baseURL(cfg), Now: opts.Now, Log: log})
 
+	// The dashboard calls the same services as the API; cookies are Secure
+	// when the public base URL is https.
+	dash := web.New(rdb, keys, web.Deps{Accounts: accts, Outbound: out, Inbound: in, Catalog: cat},
+		web.Options{Secure: cfg.BaseURL != nil && cfg.BaseURL.Scheme == "https", Log: log})
+
 	return &Server{
+		Web:    dash,
 		Config: cfg, Redis: rdb, Log: log, Keys: keys, Registry: reg,
 		Zapier:    zap,
 		Accounts:  accts,
