@@ -285,7 +285,8 @@ func TestBrowser_WebhooksWalkthrough(t *testing.T) {
 		chromedp.Navigate(base+"/webhooks/"+whID+"?status=delivered"),
 		click(`li.delivery details.more > summary`),
 		click(`li.delivery form.inline button`),
-		waitText("Log History"),
+		// Redeliver answers with the unfiltered, live log.
+		waitJS(`location.search === "" && document.readyState === "complete" && !!document.querySelector('#log')`),
 		markPage,
 		waitJS(`[...document.querySelectorAll('li.delivery .sum')].some(r => r.innerText.includes('webhook.test') && r.innerText.includes('2 attempt(s)') && r.innerText.includes('Delivered'))`),
 		waitJS(notReloaded))
