@@ -45,6 +45,7 @@ func (s *Server) routes(app *fiber.App) {
 	s.IFTTT.Register(v1, need)      // /v1/oauth/connections: a user's IFTTT connections
 	s.Endpoints.RegisterPublic(app) // POST /in/:token: no API key, the token is the credential
 	s.IFTTT.RegisterPublic(app)     // /ifttt/v1/* (service key or IFTTT bearer token) and /oauth/*
+	s.Web.Register(app)             // the dashboard: sessions and CSRF on its own routes only
 }
 
 // jobs lists every package's task handlers, queues and background loops.

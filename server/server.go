@@ -28,6 +28,7 @@ import (
 	"github.com/hookline/hookline/integrations/zapier"
 	"github.com/hookline/hookline/outbound"
 	"github.com/hookline/hookline/outbound/safehttp"
+	"github.com/hookline/hookline/web"
 )
 
 // BodyLimit is the largest request body accepted. Bodies up to
@@ -74,6 +75,7 @@ type Server struct {
 	IFTTT     *ifttt.Service
 	Inbound   *inbound.Service
 	Endpoints *endpoints.Service
+	Web       *web.Dashboard
 }
 
 // New wires every service. It does not contact Redis.
@@ -129,7 +131,13 @@ func New(cfg config.Config, rdb redis.UniversalClient, log *slog.Logger, opts Op
 	// outbound delivery first, IFTTT realtime next.
 	evlog.Forward(out, ift)
 
+	// The dashboard calls the same services as the API; cookies are Secure
+	// when the public base URL is https.
+	dash := web.New(rdb, keys, web.Deps{Accounts: accts, Outbound: out, Inbound: in, Catalog: cat},
+		web.Options{Secure: cfg.BaseURL != nil && cfg.BaseURL.Scheme == "https", Log: log})
+
 	return &Server{
+		Web:    dash,
 		Config: cfg, Redis: rdb, Log: log, Keys: keys, Registry: reg,
 		Zapier:    zap,
 		IFTTT:     ift,
