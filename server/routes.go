@@ -42,12 +42,15 @@ func (s *Server) routes(app *fiber.App) {
 	s.Zapier.Register(v1, need)
 	s.Inbound.Register(v1, need)
 	s.Endpoints.Register(v1, need)
+	s.IFTTT.Register(v1, need)      // /v1/oauth/connections: a user's IFTTT connections
 	s.Endpoints.RegisterPublic(app) // POST /in/:token: no API key, the token is the credential
+	s.IFTTT.RegisterPublic(app)     // /ifttt/v1/* (service key or IFTTT bearer token) and /oauth/*
+	s.Web.Register(app)             // the dashboard: sessions and CSRF on its own routes only
 }
 
 // jobs lists every package's task handlers, queues and background loops.
 func (s *Server) jobs() jobs.Set {
-	return jobs.Merge(s.Events.Jobs(), s.Outbound.Jobs())
+	return jobs.Merge(s.Events.Jobs(), s.Outbound.Jobs(), s.IFTTT.Jobs())
 }
 
 // MetricsHandler serves the Prometheus registry, for a listener of its own

@@ -25,9 +25,11 @@ import (
 	"github.com/hookline/hookline/app/store"
 	"github.com/hookline/hookline/inbound"
 	"github.com/hookline/hookline/inbound/endpoints"
+	"github.com/hookline/hookline/integrations/ifttt"
 	"github.com/hookline/hookline/integrations/zapier"
 	"github.com/hookline/hookline/outbound"
 	"github.com/hookline/hookline/outbound/safehttp"
+	"github.com/hookline/hookline/web"
 )
 
 // BodyLimit is the largest request body accepted. Bodies up to
@@ -51,6 +53,9 @@ type Options struct {
 	Outbound func(*outbound.Options)
 	// Events adjusts the event log's options (tests: outbox drain timing).
 	Events func(*events.Options)
+	// IFTTT adjusts the IFTTT service's options (tests: notification
+	// window and retry schedule).
+	IFTTT func(*ifttt.Options)
 }
 
 // Server holds the wired services.
@@ -68,8 +73,10 @@ type Server struct {
 	Queue     *asynq.Client
 	Outbound  *outbound.Service
 	Zapier    *zapier.Service
+	IFTTT     *ifttt.Service
 	Inbound   *inbound.Service
 	Endpoints *endpoints.Service
+	Web       *web.Dashboard
 }
 
 // New wires every service. It does not contact Redis.
@@ -102,8 +109,6 @@ func New(cfg config.Config, rdb redis.UniversalClient, log *slog.Logger, opts Op
 		opts.Outbound(&oo)
 	}
 	out := outbound.New(rdb, q, outbound.Deps{Keys: keys, Catalog: cat, Events: evlog, Accounts: accts}, oo)
-	// The event log hands each recorded event to its emitters, in order.
-	evlog.Forward(out)
 
 	zap := zapier.New(out, evlog, accts, log)
 	cs := customers.New(rdb, keys, evlog, opts.Now)
@@ -123,17 +128,42 @@ func New(cfg config.Config, rdb redis.UniversalClient, log *slog.Logger, opts Op
 			log.Warn("revoke: pause endpoints of the credential", "credential", cred.String(), "err", err)
 		}
 	})
+	idem := idempotency.New(rdb, keys, idempotency.Options{})
+
+	// IFTTT: the Service API, its authorization server and realtime
+	// notifications, sent through the same guarded client policy as webhooks.
+	iftOpts := ifttt.Options{
+		ServiceKey: cfg.IFTTT.ServiceKey, ClientID: cfg.IFTTT.ClientID, ClientSecret: cfg.IFTTT.ClientSecret,
+		ServiceID: cfg.IFTTT.ServiceID, RealtimeURL: cfg.IFTTT.RealtimeURL, Client: oo.Policy.NewClient(),
+		Version: opts.Version, Now: opts.Now, Log: log,
+	}
+	if opts.IFTTT != nil {
+		opts.IFTTT(&iftOpts)
+	}
+	ift := ifttt.New(rdb, ifttt.Deps{Keys: keys, Accounts: accts, Catalog: cat, Events: evlog, Customers: cs,
+		Inbound: in, Idem: idem, Queue: q}, iftOpts)
+
+	// The event log hands each recorded event to its emitters, in order:
+	// outbound delivery first, IFTTT realtime next.
+	evlog.Forward(out, ift)
+
+	// The dashboard calls the same services as the API; cookies are Secure
+	// when the public base URL is https.
+	dash := web.New(rdb, keys, web.Deps{Accounts: accts, Outbound: out, Inbound: in, Catalog: cat},
+		web.Options{Secure: cfg.BaseURL != nil && cfg.BaseURL.Scheme == "https", Log: log})
 
 	return &Server{
+		Web:    dash,
 		Config: cfg, Redis: rdb, Log: log, Keys: keys, Registry: reg,
 		Zapier:    zap,
+		IFTTT:     ift,
 		Accounts:  accts,
 		Catalog:   cat,
 		Events:    evlog,
 		Customers: cs,
 		Inbound:   in,
 		Endpoints: eps,
-		Idem:      idempotency.New(rdb, keys, idempotency.Options{}),
+		Idem:      idem,
 		Queue:     q,
 		Outbound:  out,
 	}

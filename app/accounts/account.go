@@ -23,6 +23,9 @@ type User struct {
 	Name        string
 	Permissions []string
 	CreatedAt   time.Time
+	// DeactivatedAt is when the user was deactivated; zero while active.
+	// A deactivated user's credentials all stop working.
+	DeactivatedAt time.Time
 }
 
 // APIKey is a stored key; its secret is never kept, only its hash.

@@ -38,11 +38,11 @@ func (s *Service) Revoked(ctx context.Context, acct string, cred auth.Credential
 var errInactive = apperr.Unauthorized("this credential's account or user is no longer active")
 
 // principal is the one place a Principal is built, for every credential
-// kind: the account must be active and the user present, and the
+// kind: the account must be active and the user present and active, and the
 // permissions are the user's as read now, narrowed to limit when the
 // credential carries its own (a key's permissions; nil means the user's).
 func principal(a Account, u User, userOK bool, cred auth.Credential, limit []string) (auth.Principal, error) {
-	if a.Status != "active" || !userOK {
+	if a.Status != "active" || !userOK || !u.DeactivatedAt.IsZero() {
 		return auth.Principal{}, errInactive
 	}
 	perms := perm.NewSet(u.Permissions...)

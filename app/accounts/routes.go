@@ -14,4 +14,8 @@ func (s *Service) Register(r fiber.Router, need httpapi.Need) {
 	r.Post("/keys", need(perm.ManageKeys), h.createKey)
 	r.Get("/keys", need(perm.ManageKeys), h.listKeys)
 	r.Delete("/keys/:id", need(perm.ManageKeys), h.revokeKey)
+	r.Get("/users", need(perm.ManageAccount), h.listUsers)
+	r.Post("/users", need(perm.ManageAccount), h.createUser)
+	r.Patch("/users/:id", need(perm.ManageAccount), h.updateUser)
+	r.Post("/me/password", h.changePassword)
 }

@@ -100,7 +100,8 @@ func accountFrom(m map[string]string) Account {
 
 func userFrom(acct string, m map[string]string) User {
 	return User{ID: m["id"], AccountID: acct, Email: m["email"], Name: m["name"],
-		Permissions: splitList(m["perms"]), CreatedAt: store.Time(m["created_at"])}
+		Permissions: splitList(m["perms"]), CreatedAt: store.Time(m["created_at"]),
+		DeactivatedAt: store.Time(m["deactivated_at"])}
 }
 
 func keyFrom(acct string, m map[string]string) APIKey {

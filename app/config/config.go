@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -66,7 +67,24 @@ type Config struct {
 	MetricsToken string // HOOKLINE_METRICS_TOKEN
 
 	Quotas Quotas
+
+	// IFTTT publishes the account as a service on IFTTT's platform
+	// (integrations/ifttt). Empty ServiceKey turns the IFTTT surface off.
+	IFTTT IFTTT
 }
+
+// IFTTT is the IFTTT service's configuration. ServiceKey, ClientID,
+// ClientSecret and ServiceID are set together or not at all.
+type IFTTT struct {
+	ServiceKey   string   // HOOKLINE_IFTTT_SERVICE_KEY: IFTTT-Service-Key, both ways
+	ClientID     string   // HOOKLINE_IFTTT_CLIENT_ID: the OAuth client IFTTT signs in as
+	ClientSecret string   // HOOKLINE_IFTTT_CLIENT_SECRET
+	ServiceID    string   // HOOKLINE_IFTTT_SERVICE_ID: redirect_uri is https://ifttt.com/channels/{id}/authorize
+	RealtimeURL  *url.URL // HOOKLINE_IFTTT_REALTIME_URL, default https://realtime.ifttt.com
+}
+
+// Enabled reports whether the IFTTT surface is on.
+func (i IFTTT) Enabled() bool { return i.ServiceKey != "" }
 
 // Quotas bound what one account may hold and do. The defaults are far above
 // what a small SaaS needs; they exist so one tenant cannot exhaust Redis or
@@ -196,8 +214,54 @@ func Load(getenv func(string) string) (Config, error) {
 		c.Quotas.KeyRate = r
 	}
 
+	c.IFTTT = loadIFTTT(get, bad)
+
 	return c, errors.Join(errs...)
 }
+
+// loadIFTTT reads the HOOKLINE_IFTTT_* block.
+func loadIFTTT(get func(name, def string) string, bad func(string, string, ...any)) IFTTT {
+	i := IFTTT{
+		ServiceKey:   get("HOOKLINE_IFTTT_SERVICE_KEY", ""),
+		ClientID:     get("HOOKLINE_IFTTT_CLIENT_ID", ""),
+		ClientSecret: get("HOOKLINE_IFTTT_CLIENT_SECRET", ""),
+		ServiceID:    get("HOOKLINE_IFTTT_SERVICE_ID", ""),
+	}
+	set := map[string]string{
+		"HOOKLINE_IFTTT_SERVICE_KEY": i.ServiceKey, "HOOKLINE_IFTTT_CLIENT_ID": i.ClientID,
+		"HOOKLINE_IFTTT_CLIENT_SECRET": i.ClientSecret, "HOOKLINE_IFTTT_SERVICE_ID": i.ServiceID,
+	}
+	given := false
+	for _, v := range set {
+		given = given || v != ""
+	}
+	if given {
+		for _, name := range []string{"HOOKLINE_IFTTT_SERVICE_KEY", "HOOKLINE_IFTTT_CLIENT_ID", "HOOKLINE_IFTTT_CLIENT_SECRET", "HOOKLINE_IFTTT_SERVICE_ID"} {
+			if set[name] == "" {
+				bad(name, "is required when any HOOKLINE_IFTTT_* setting is given")
+			}
+		}
+	}
+	if i.ServiceKey != "" && len(i.ServiceKey) < 16 {
+		bad("HOOKLINE_IFTTT_SERVICE_KEY", "must be at least 16 characters")
+	}
+	if i.ClientSecret != "" && len(i.ClientSecret) < 16 {
+		bad("HOOKLINE_IFTTT_CLIENT_SECRET", "must be at least 16 characters")
+	}
+	if i.ServiceID != "" && !serviceIDPattern.MatchString(i.ServiceID) {
+		bad("HOOKLINE_IFTTT_SERVICE_ID", "%q must be IFTTT's service slug (letters, digits, _ and -)", i.ServiceID)
+	}
+	raw := get("HOOKLINE_IFTTT_REALTIME_URL", "https://realtime.ifttt.com")
+	if u, err := url.Parse(raw); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("HOOKLINE_IFTTT_REALTIME_URL", "%q must be an absolute http(s) URL", raw)
+	} else {
+		u.Path = strings.TrimSuffix(u.Path, "/")
+		i.RealtimeURL = u
+	}
+	return i
+}
+
+var serviceIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,100}$`)
 
 func duration(v, name string, bad func(string, string, ...any)) time.Duration {
 	d, err := time.ParseDuration(v)
@@ -222,9 +286,9 @@ func (c Config) String() string {
 	if c.BaseURL != nil {
 		base = c.BaseURL.String()
 	}
-	return fmt.Sprintf("addr=%s redis=%s mode=%s base_url=%s prefix=%s retry_schedule=%v max_hops=%d allow_targets=%v secret_key=%q metrics_addr=%s metrics_token=%v quotas=%+v",
+	return fmt.Sprintf("addr=%s redis=%s mode=%s base_url=%s prefix=%s retry_schedule=%v max_hops=%d allow_targets=%v secret_key=%q metrics_addr=%s metrics_token=%v quotas=%+v ifttt=%v",
 		c.Addr, MaskURL(c.RedisURL), c.Mode, base, c.Prefix, c.RetrySchedule, c.MaxHops, c.AllowTargets,
-		c.Secrets.CurrentID(), c.MetricsAddr, c.MetricsToken != "", c.Quotas)
+		c.Secrets.CurrentID(), c.MetricsAddr, c.MetricsToken != "", c.Quotas, c.IFTTT.Enabled())
 }
 
 // MaskURL hides a URL's password.

@@ -1,0 +1,362 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/hookline/hookline/internal/apitest"
+	"github.com/hookline/hookline/internal/receiver"
+)
+
+// chromium finds a Chromium or Chrome binary; "" when there is none.
+func chromium() string {
+	for _, n := range []string{"chromium", "chromium-browser", "google-chrome", "chrome"} {
+		if p, err := exec.LookPath(n); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// session is one headless browser with its own profile, recording console
+// errors and failed requests, and screenshotting each step.
+type session struct {
+	t      *testing.T
+	ctx    context.Context
+	dir    string
+	step   int
+	mu     sync.Mutex
+	errors []string
+}
+
+func newSession(t *testing.T) *session {
+	t.Helper()
+	bin := chromium()
+	if bin == "" {
+		t.Skip("browser tests skipped: no chromium binary found (apt-get install chromium)")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("headless", true), chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 800))
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	var s *session
+	ctx, cancelC := chromedp.NewContext(actx, chromedp.WithListener(func(ev any) { s.record(ev) }))
+	t.Cleanup(func() { cancelC(); cancelA() })
+	dir := os.Getenv("HOOKLINE_TEST_ARTIFACTS")
+	if dir == "" {
+		dir = "artifacts"
+	}
+	s = &session{t: t, ctx: ctx, dir: filepath.Join(dir, t.Name())}
+	if err := os.MkdirAll(s.dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// The first call starts the browser; it must not carry a timeout.
+	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	t.Cleanup(func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for _, e := range s.errors {
+			t.Error(e)
+		}
+	})
+	return s
+}
+
+// record keeps console errors, uncaught exceptions and failed requests.
+func (s *session) record(ev any) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch e := ev.(type) {
+	case *runtime.EventConsoleAPICalled:
+		if e.Type == runtime.ConsoleAPICalledTypeError {
+			s.errors = append(s.errors, fmt.Sprintf("console error at step %d", s.step))
+		}
+	case *runtime.EventExceptionThrown:
+		s.errors = append(s.errors, fmt.Sprintf("exception at step %d: %s", s.step, e.ExceptionDetails.Text))
+	case *network.EventLoadingFailed:
+		if !e.Canceled {
+			s.errors = append(s.errors, fmt.Sprintf("request failed at step %d: %s", s.step, e.ErrorText))
+		}
+	}
+}
+
+// run runs actions, then saves a screenshot named after the step.
+func (s *session) run(name string, actions ...chromedp.Action[chromedp.Void]) {
+	s.t.Helper()
+	s.mu.Lock()
+	s.step++
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(s.ctx, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		s.shot(name + "-FAILED")
+		s.t.Fatalf("step %d %s: %v", s.step, name, err)
+	}
+	s.shot(name)
+}
+
+func (s *session) shot(name string) {
+	ctx, cancel := context.WithTimeout(s.ctx, 20*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	if err != nil {
+		return
+	}
+	_ = os.WriteFile(filepath.Join(s.dir, fmt.Sprintf("%02d-%s.png", s.step, name)), png, 0o644)
+}
+
+// waitText waits until the page's text contains want.
+func waitText(want string) chromedp.Action[chromedp.Void] {
+	return waitJS(fmt.Sprintf(`document.body && document.body.innerText.includes(%q)`, want))
+}
+
+// waitJS waits until a JavaScript expression is true.
+// Polls that fail because a navigation replaced the page are retried until
+// the deadline.
+func waitJS(expr string) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			_, err := chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(2*time.Second))(ctx, t)
+			if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
+				if err != nil {
+					err = fmt.Errorf("waiting for %s: %w", expr, err)
+				}
+				return chromedp.Void{}, err
+			}
+		}
+	}
+}
+
+func void[T any](a chromedp.Action[T]) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		_, err := a(ctx, t)
+		return chromedp.Void{}, err
+	}
+}
+
+func fill(sel, text string) chromedp.Action[chromedp.Void] {
+	clear := void(chromedp.Evaluate[bool](fmt.Sprintf(`(document.querySelector(%q).value = "", true)`, sel)))
+	return chromedp.Steps(visible(sel), clear, chromedp.SendKeys(chromedp.CSS(sel), text))
+}
+
+func click(sel string) chromedp.Action[chromedp.Void] { return chromedp.Click(chromedp.CSS(sel)) }
+
+func visible(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.WaitVisible(chromedp.CSS(sel))
+}
+
+// value reads an input's value.
+func (s *session) value(sel string) string {
+	s.t.Helper()
+	v, err := chromedp.Run(s.ctx, chromedp.Value(chromedp.CSS(sel)))
+	if err != nil {
+		s.t.Fatalf("value of %s: %v", sel, err)
+	}
+	return v
+}
+
+// eval evaluates a string expression.
+func (s *session) eval(expr string) string {
+	s.t.Helper()
+	v, err := chromedp.Run(s.ctx, chromedp.Evaluate[string](expr))
+	if err != nil {
+		s.t.Fatalf("eval %s: %v", expr, err)
+	}
+	return v
+}
+
+// markPage leaves a marker that a reload would erase.
+var markPage = void(chromedp.Evaluate[bool](`window.__noReload = true`))
+
+const notReloaded = `window.__noReload === true`
+
+// The issue's "Done when" walk, in a real browser against a live server.
+func TestBrowser_WebhooksWalkthrough(t *testing.T) {
+	api := apitest.New(t)
+	api.StartWorker()
+	owner := newOwner(t, api, "owner@example.com")
+	recv := receiver.New(t, receiver.Reply{Status: 200, Body: "ok"}, receiver.Reply{Status: 500, Body: "boom"}, receiver.Reply{Status: 200, Body: "ok again"})
+	base := api.URL()
+	s := newSession(t)
+
+	s.run("login-wrong-password",
+		chromedp.Navigate(base+"/webhooks"),
+		visible(`#email`),
+		fill(`#email`, "owner@example.com"), fill(`#password`, "wrong-password"),
+		click(`button[type=submit]`),
+		waitText("Wrong email or password."))
+	s.run("empty-state",
+		fill(`#password`, "password123"),
+		click(`main button[type=submit]`),
+		waitText("No webhooks yet"))
+
+	s.run("invalid-form",
+		click(`main a.button.primary`),
+		visible(`#url`),
+		fill(`#url`, "not a url"),
+		click(`main button.primary`),
+		visible(`#name-err`),
+		waitJS(`document.querySelector('#url').value === 'not a url' && document.querySelector('#name').getAttribute('aria-invalid') === 'true'`))
+
+	var secret string
+	s.run("created-secret-once",
+		fill(`#name`, "Orders"), fill(`#url`, recv.URL+"/hook"),
+		click(`input[name=auth_type][value=basic]`),
+		fill(`#auth_username`, "hook"), fill(`#auth_password`, "s3cret-pass"),
+		click(`input[value="customer.created"]`),
+		click(`main button.primary`),
+		visible(`#secret`))
+	secret = s.value(`#secret`)
+	if !strings.HasPrefix(secret, "whsec_") {
+		t.Fatalf("secret: got %q, want whsec_…", secret)
+	}
+
+	s.run("list-inactive",
+		chromedp.Navigate(base+"/webhooks"),
+		waitJS(`document.querySelector('button[role=switch]').getAttribute('aria-checked') === 'false'`),
+		waitText("Inactive"))
+	s.run("toggle-on-row-shows-200",
+		markPage,
+		click(`button[role=switch]`),
+		waitJS(`document.querySelector('button[role=switch]').getAttribute('aria-checked') === 'true'`),
+		waitJS(`document.querySelector('td.latest') && document.querySelector('td.latest').innerText.includes('200')`),
+		waitJS(notReloaded))
+	reqs := recv.WaitFor(t, 1, 10*time.Second)
+	wh, err := standardwebhooks.NewWebhook(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wh.Verify(reqs[0].Body, reqs[0].Header); err != nil {
+		t.Fatalf("webhook.test signature: %v", err)
+	}
+	if !strings.Contains(string(reqs[0].Body), `"webhook.test"`) {
+		t.Fatalf("first delivery is not webhook.test: %s", reqs[0].Body)
+	}
+
+	var whID string
+	s.run("open-detail",
+		click(`tbody th a`),
+		waitText("Log History"))
+	whID = s.eval(`location.pathname.split('/').pop()`)
+
+	api.Do("POST", "/v1/customers", owner.RawKey, map[string]any{"name": "Ann", "email": "ann@example.com"}).Want(201)
+	s.run("failed-delivery-pending-live",
+		markPage,
+		waitText("next try"),
+		waitJS(`document.querySelector('#log').innerText.includes('customer.created')`),
+		waitJS(notReloaded))
+
+	s.run("filter-in-url-survives-reload",
+		chromedp.Navigate(base+"/webhooks/"+whID+"?status=pending"),
+		chromedp.Reload(),
+		waitJS(`document.querySelector('#f-status').value === 'pending' && document.querySelectorAll('li.delivery').length === 1`))
+
+	s.run("expand-payload-and-attempt",
+		click(`li.delivery details.more > summary`),
+		click(`details.attempt > summary`),
+		waitJS(`document.querySelector('details.more').innerText.includes('"customer.created"')`),
+		waitJS(`document.querySelector('details.attempt').innerText.includes('500') && document.querySelector('details.attempt').innerText.includes('boom')`),
+		waitJS(`[...document.querySelectorAll('details.attempt tr')].some(r => /authorization/i.test(r.innerText) && r.innerText.includes('[redacted]'))`),
+		waitJS(`!document.body.innerText.includes('s3cret-pass')`))
+
+	s.run("redeliver-attempt-2-live",
+		chromedp.Navigate(base+"/webhooks/"+whID+"?status=delivered"),
+		click(`li.delivery details.more > summary`),
+		click(`li.delivery form.inline button`),
+		// Redeliver answers with the unfiltered, live log.
+		waitJS(`location.search === "" && document.readyState === "complete" && !!document.querySelector('#log')`),
+		markPage,
+		waitJS(`[...document.querySelectorAll('li.delivery .sum')].some(r => r.innerText.includes('webhook.test') && r.innerText.includes('2 attempt(s)') && r.innerText.includes('Delivered'))`),
+		waitJS(notReloaded))
+
+	var rotated string
+	s.run("rotate-secret",
+		click(`#rotate`),
+		visible(`#secret`))
+	rotated = s.value(`#secret`)
+	if !strings.HasPrefix(rotated, "whsec_") || rotated == secret {
+		t.Fatalf("rotated secret: got %q", rotated)
+	}
+
+	var rawKey string
+	s.run("keys-create-shown-once",
+		chromedp.Navigate(base+"/keys"),
+		fill(`#key-name`, "ci"),
+		click(`input[name=permissions][value="read:customer"]`),
+		click(`main form.card button.primary`),
+		visible(`#rawkey`))
+	rawKey = s.value(`#rawkey`)
+	api.Do("GET", "/v1/customers", rawKey, nil).Want(200)
+	s.run("keys-revoke",
+		click(`button[aria-label="Revoke ci"]`),
+		waitText("Revoked"))
+	api.Do("GET", "/v1/customers", rawKey, nil).Want(401)
+
+	s.run("add-second-user",
+		chromedp.Navigate(base+"/users"),
+		fill(`#u-name`, "Sam"), fill(`#u-email`, "sam@example.com"), fill(`#u-password`, "password456"),
+		click(`form[action="/users"] input[value="subscribe:webhook"]`),
+		click(`form[action="/users"] input[value="read:customer"]`),
+		click(`form[action="/users"] button.primary`),
+		waitText("sam@example.com"))
+
+	s.run("sign-out-back-shows-nothing",
+		chromedp.Navigate(base+"/webhooks"),
+		waitText("Orders"),
+		click(`.signout button`),
+		visible(`#email`),
+		chromedp.NavigateBack(),
+		visible(`#email`),
+		waitJS(`!document.body.innerText.includes('Orders')`))
+
+	s.run("second-user-signs-in",
+		fill(`#email`, "sam@example.com"), fill(`#password`, "password456"),
+		click(`main button[type=submit]`),
+		waitText("No webhooks yet"))
+	s.run("second-user-404-on-first-users-webhook",
+		chromedp.Navigate(base+"/webhooks/"+whID),
+		waitText("Not found, or not yours to see."),
+		waitJS(`!document.body.innerText.includes('Orders')`))
+	s.run("second-user-403-keys",
+		chromedp.Navigate(base+"/keys"),
+		waitText("manage:keys"))
+
+	// A page on another origin of the same site posts a form without the token.
+	attacker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprintf(w, `<!doctype html><title>x</title><form id=f method=post action="%s/webhooks">
+<input name=name value=Evil><input name=url value="%s/evil"><input name=events value=customer.created>
+<button>go</button></form>`, base, recv.URL)
+	}))
+	t.Cleanup(attacker.Close)
+	s.run("cross-site-post-refused",
+		chromedp.Navigate(attacker.URL),
+		click(`button`),
+		waitText("did not come from this site"))
+	page := api.Do("GET", "/v1/webhooks", owner.RawKey, nil).Want(200).Map()["data"].([]any)
+	if len(page) != 1 {
+		t.Fatalf("got %d webhooks after the cross-site post, want 1", len(page))
+	}
+}
