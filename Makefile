@@ -25,7 +25,7 @@ BENCHFLAGS ?= -benchmem
 
 .DEFAULT_GOAL := build
 
-.PHONY: help build run test test-go test-zapier bench fmt vet clean need-redis need-node redis-stop
+.PHONY: help build run test test-go test-zapier bench fmt vet clean need-redis need-node need-chromium redis-stop
 
 help:
 	@echo "make build       build $(BIN) (version $(VERSION))"
@@ -50,7 +50,7 @@ test: test-go test-zapier
 
 # go vet first, then the Go tests. The tests start their own redis-server
 # on a free port (internal/redistest), so no Redis needs to be running.
-test-go: need-redis
+test-go: need-redis need-chromium
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 $(strip $(TESTFLAGS) $(PKGS))
 
@@ -99,6 +99,20 @@ need-redis:
 	  else \
 	    echo "make: install it first, e.g. on Debian/Ubuntu:  sudo apt-get install redis-server   (macOS: brew install redis)"; \
 	    exit 1; \
+	  fi; \
+	fi
+
+# The dashboard's browser tests (web/) drive Debian's Chromium headless. As
+# root on Debian it is installed with apt-get; otherwise those tests skip
+# with a message naming what to install.
+need-chromium:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "make: installing Debian's chromium for the dashboard's browser tests"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update </dev/null && apt-get install -y --no-install-recommends chromium </dev/null || exit 1; \
+	  else \
+	    echo "make: chromium is not on PATH: the dashboard's browser tests will skip (sudo apt-get install chromium)"; \
 	  fi; \
 	fi
 

@@ -95,15 +95,16 @@ func New(cfg config.Config, rdb redis.UniversalClient, log *slog.Logger, opts Op
 
 	dev := cfg.Mode == config.Development
 	oo := outbound.Options{
-		Policy:          safehttp.Policy{AllowHTTP: dev, AllowPrivate: dev, Allow: cfg.AllowTargets},
-		RetrySchedule:   cfg.RetrySchedule,
-		AccountInFlight: cfg.Quotas.AccountInFlight,
-		MaxWebhooks:     cfg.Quotas.Webhooks,
-		Secrets:         cfg.Secrets,
-		Version:         opts.Version,
-		Retention:       cfg.EventRetention,
-		Now:             opts.Now,
-		Log:             log,
+		Policy:           safehttp.Policy{AllowHTTP: dev, AllowPrivate: dev, Allow: cfg.AllowTargets},
+		RetrySchedule:    cfg.RetrySchedule,
+		AccountInFlight:  cfg.Quotas.AccountInFlight,
+		UnsubscribeHosts: cfg.ZapierHookHosts,
+		MaxWebhooks:      cfg.Quotas.Webhooks,
+		Secrets:          cfg.Secrets,
+		Version:          opts.Version,
+		Retention:        cfg.EventRetention,
+		Now:              opts.Now,
+		Log:              log,
 	}
 	if opts.Outbound != nil {
 		opts.Outbound(&oo)
@@ -149,7 +150,7 @@ func New(cfg config.Config, rdb redis.UniversalClient, log *slog.Logger, opts Op
 
 	// The dashboard calls the same services as the API; cookies are Secure
 	// when the public base URL is https.
-	dash := web.New(rdb, keys, web.Deps{Accounts: accts, Outbound: out, Inbound: in, Catalog: cat},
+	dash := web.New(rdb, keys, web.Deps{Accounts: accts, Outbound: out, Inbound: in, Endpoints: eps, Catalog: cat},
 		web.Options{Secure: cfg.BaseURL != nil && cfg.BaseURL.Scheme == "https", Log: log})
 
 	return &Server{

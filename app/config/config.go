@@ -68,6 +68,11 @@ type Config struct {
 
 	Quotas Quotas
 
+	// ZapierHookHosts are the hosts Zapier's reverse unsubscribe (a DELETE
+	// to a subscription's original hook URL) may go to. Only tests and
+	// stand-ins for Zapier change it.
+	ZapierHookHosts []string // HOOKLINE_ZAPIER_HOOK_HOSTS, default hooks.zapier.com
+
 	// IFTTT publishes the account as a service on IFTTT's platform
 	// (integrations/ifttt). Empty ServiceKey turns the IFTTT surface off.
 	IFTTT IFTTT
@@ -192,6 +197,11 @@ func Load(getenv func(string) string) (Config, error) {
 		c.Secrets = kr
 		if kr == nil && c.Mode == Production {
 			bad("HOOKLINE_SECRET_KEYS", "is required in production: secrets are encrypted at rest; generate one with `hookline admin new-secret-key`")
+		}
+	}
+	for _, h := range strings.Split(get("HOOKLINE_ZAPIER_HOOK_HOSTS", "hooks.zapier.com"), ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			c.ZapierHookHosts = append(c.ZapierHookHosts, h)
 		}
 	}
 	c.MetricsAddr = get("HOOKLINE_METRICS_ADDR", "")

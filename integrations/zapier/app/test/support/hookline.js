@@ -140,6 +140,9 @@ const start = async () => {
       HOOKLINE_ADDR: `127.0.0.1:${apiPort}`,
       HOOKLINE_BASE_URL: url,
       HOOKLINE_RETRY_SCHEDULE: '1s',
+      // The stand-in for hooks.zapier.com listens here: the reverse
+      // unsubscribe DELETE may only go to Zapier's hook host.
+      HOOKLINE_ZAPIER_HOOK_HOSTS: '127.0.0.1',
       // Secrets sealed at rest, as in production.
       HOOKLINE_SECRET_KEYS: `zap:${crypto.randomBytes(32).toString('base64')}`,
       HOOKLINE_LOG_LEVEL: process.env.HOOKLINE_LOG_LEVEL || 'info',
