@@ -307,6 +307,7 @@ cat <<EOF
 
   Hookline $VERSION  ($HOOKLINE_MODE mode, Redis $MASKED)
 
+  Dashboard    $B$API_URL/login$BN   (the Webhooks tab, Log History, keys, users)
   API URL      $B$API_URL$BN
   Login email  $B$EMAIL$BN
   Password     $B$PASSWORD$BN
