@@ -150,7 +150,7 @@ func New(cfg config.Config, rdb redis.UniversalClient, log *slog.Logger, opts Op
 
 	// The dashboard calls the same services as the API; cookies are Secure
 	// when the public base URL is https.
-	dash := web.New(rdb, keys, web.Deps{Accounts: accts, Outbound: out, Inbound: in, Endpoints: eps, Catalog: cat},
+	dash := web.New(rdb, keys, web.Deps{Accounts: accts, Outbound: out, Inbound: in, Catalog: cat},
 		web.Options{Secure: cfg.BaseURL != nil && cfg.BaseURL.Scheme == "https", Log: log})
 
 	return &Server{
