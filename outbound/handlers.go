@@ -114,11 +114,30 @@ func (h *handlers) create(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusCreated).JSON(webhookCreated{webhookResponse: resp, Secret: w.Secret})
 }
 
+// webhookListItem is a webhook in the list, with its newest delivery
+// (null when it has none), read for the whole page in one round trip.
+type webhookListItem struct {
+	webhookResponse
+	LatestDelivery *deliveryResponse `json:"latest_delivery"`
+}
+
 func (h *handlers) list(c *fiber.Ctx) error {
-	p, now := httpapi.Principal(c), h.svc.now()
+	p, now, ctx := httpapi.Principal(c), h.svc.now(), c.UserContext()
+	var latest map[string]Delivery
 	return httpapi.List(c, func(after string, limit int) ([]Webhook, string, error) {
-		return h.svc.Webhooks(c.UserContext(), p, after, limit)
-	}, func(w Webhook) webhookResponse { return newWebhookResponse(w, now) })
+		ws, next, err := h.svc.Webhooks(ctx, p, after, limit)
+		if err == nil {
+			latest, err = h.svc.LatestDeliveries(ctx, p, ws)
+		}
+		return ws, next, err
+	}, func(w Webhook) webhookListItem {
+		item := webhookListItem{webhookResponse: newWebhookResponse(w, now)}
+		if d, ok := latest[w.ID]; ok {
+			r := newDeliveryResponse(d)
+			item.LatestDelivery = &r
+		}
+		return item
+	})
 }
 
 func (h *handlers) get(c *fiber.Ctx) error {
@@ -240,4 +259,41 @@ func (h *handlers) redeliver(c *fiber.Ctx) error {
 		return err
 	}
 	return c.Status(fiber.StatusAccepted).JSON(newDeliveryResponse(d))
+}
+
+func (h *handlers) eventDeliveries(c *fiber.Ctx) error {
+	ds, err := h.svc.EventDeliveries(c.UserContext(), httpapi.Principal(c), httpapi.Param(c, "id"))
+	if err != nil {
+		return err
+	}
+	out := make([]deliveryResponse, len(ds))
+	for i, d := range ds {
+		out[i] = newDeliveryResponse(d)
+	}
+	return c.JSON(httpapi.NewPage(out, "")) // every one at once: an event has at most one per webhook
+}
+
+type bulkRedeliveryResponse struct {
+	Matched     int  `json:"matched"`
+	Redelivered int  `json:"redelivered"`
+	Skipped     int  `json:"skipped"`
+	More        bool `json:"more"`
+	DryRun      bool `json:"dry_run"`
+}
+
+func (h *handlers) redeliverMatching(c *fiber.Ctx) error {
+	var req BulkRedelivery
+	if err := httpapi.DecodeJSON(c, &req); err != nil {
+		return err
+	}
+	r, err := h.svc.RedeliverMatching(c.UserContext(), httpapi.Principal(c), httpapi.Param(c, "id"), req)
+	if err != nil {
+		return err
+	}
+	status := fiber.StatusAccepted
+	if r.DryRun {
+		status = fiber.StatusOK
+	}
+	return c.Status(status).JSON(bulkRedeliveryResponse{Matched: r.Matched, Redelivered: r.Redelivered,
+		Skipped: r.Skipped, More: r.More, DryRun: r.DryRun})
 }

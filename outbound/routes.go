@@ -19,6 +19,8 @@ func (s *Service) Register(r fiber.Router, _ httpapi.Need) {
 	r.Post("/webhooks/:id/rotate-secret", h.rotate)
 	r.Post("/webhooks/:id/test", h.test)
 	r.Get("/webhooks/:id/deliveries", h.deliveries)
+	r.Post("/webhooks/:id/redeliver-failed", h.redeliverMatching)
+	r.Get("/events/:id/deliveries", h.eventDeliveries)
 	r.Get("/deliveries/:id", h.delivery)
 	r.Post("/deliveries/:id/redeliver", h.redeliver)
 }

@@ -131,12 +131,21 @@ func New(cfg config.Config, rdb redis.UniversalClient, log *slog.Logger, opts Op
 	})
 	idem := idempotency.New(rdb, keys, idempotency.Options{})
 
+	// The dashboard calls the same services as the API; cookies are Secure
+	// when the public base URL is https.
+	dash := web.New(rdb, keys, web.Deps{Accounts: accts, Outbound: out, Inbound: in, Endpoints: eps, Catalog: cat},
+		web.Options{Secure: cfg.BaseURL != nil && cfg.BaseURL.Scheme == "https", Log: log})
+
 	// IFTTT: the Service API, its authorization server and realtime
 	// notifications, sent through the same guarded client policy as webhooks.
 	iftOpts := ifttt.Options{
 		ServiceKey: cfg.IFTTT.ServiceKey, ClientID: cfg.IFTTT.ClientID, ClientSecret: cfg.IFTTT.ClientSecret,
 		ServiceID: cfg.IFTTT.ServiceID, RealtimeURL: cfg.IFTTT.RealtimeURL, Client: oo.Policy.NewClient(),
 		Version: opts.Version, Now: opts.Now, Log: log,
+		Session: dash.SessionPrincipal, // the authorization page shares the dashboard's sign-in
+	}
+	if cfg.BaseURL != nil {
+		iftOpts.UserURL = cfg.BaseURL.JoinPath("account").String() // user/info's url: the dashboard
 	}
 	if opts.IFTTT != nil {
 		opts.IFTTT(&iftOpts)
@@ -147,11 +156,6 @@ func New(cfg config.Config, rdb redis.UniversalClient, log *slog.Logger, opts Op
 	// The event log hands each recorded event to its emitters, in order:
 	// outbound delivery first, IFTTT realtime next.
 	evlog.Forward(out, ift)
-
-	// The dashboard calls the same services as the API; cookies are Secure
-	// when the public base URL is https.
-	dash := web.New(rdb, keys, web.Deps{Accounts: accts, Outbound: out, Inbound: in, Catalog: cat},
-		web.Options{Secure: cfg.BaseURL != nil && cfg.BaseURL.Scheme == "https", Log: log})
 
 	return &Server{
 		Web:    dash,

@@ -7,6 +7,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/session"
 
 	"github.com/hookline/hookline/app/accounts"
+	"github.com/hookline/hookline/app/auth"
 	"github.com/hookline/hookline/app/httpapi"
 	"github.com/hookline/hookline/app/perm"
 	"github.com/hookline/hookline/inbound"
@@ -195,8 +196,15 @@ func (d *Dashboard) endOtherSessions(c *fiber.Ctx) error {
 	return d.render(c, "account", "Account", accountView{Notice: fmt.Sprintf("%d other session(s) signed out.", n)})
 }
 
+// endOthers ends every other session of the signed-in user and revokes
+// each one's credential, as signing out does, so what revocation hooks do
+// (turning off webhooks made in that session) happens for them too.
 func (d *Dashboard) endOthers(c *fiber.Ctx) (int, error) {
-	p := httpapi.Principal(c)
+	p, ctx := httpapi.Principal(c), c.UserContext()
 	sess, _ := c.Locals(sessionLocal).(*session.Session)
-	return d.st.endOthers(c.UserContext(), p.AccountID, p.UserID, sess.ID())
+	sids, err := d.st.endOthers(ctx, p.AccountID, p.UserID, sess.ID())
+	for _, sid := range sids {
+		d.deps.Accounts.Revoked(ctx, p.AccountID, auth.Credential{Kind: auth.KindSession, ID: sid})
+	}
+	return len(sids), err
 }

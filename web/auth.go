@@ -165,10 +165,11 @@ func (d *Dashboard) login(c *fiber.Ctx) error {
 	sess.Set(sessAccount, p.AccountID)
 	sess.Set(sessUser, p.UserID)
 	sess.Set(sessID, sid)
+	id := sess.ID() // before Save, which releases the session and clears its id
 	if err := sess.Save(); err != nil {
 		return err
 	}
-	if err := d.st.remember(ctx, p.AccountID, p.UserID, sess.ID()); err != nil {
+	if err := d.st.remember(ctx, p.AccountID, p.UserID, id, sid); err != nil {
 		return err
 	}
 	return c.Redirect(v.Next, fiber.StatusSeeOther)
@@ -187,11 +188,37 @@ func (d *Dashboard) endSession(c *fiber.Ctx, sess *session.Session, acct, user s
 		return
 	}
 	id := sess.ID()
+	sid, _ := sess.Get(sessID).(string)
 	if err := sess.Destroy(); err != nil {
 		d.opts.Log.Warn("web: end session", "err", err)
 	}
-	if err := d.st.forget(c.UserContext(), acct, user, id); err != nil {
+	if err := d.st.forget(c.UserContext(), acct, user, id, sid); err != nil {
 		d.opts.Log.Warn("web: unindex session", "err", err)
 	}
 	c.ClearCookie("hookline_csrf")
+}
+
+// SessionPrincipal returns the principal of the dashboard session the
+// request carries, rebuilt from the user as read now, and false when there
+// is none: no cookie, an ended session, a removed user, a closed account,
+// or storage that did not answer. It neither creates, extends nor ends a
+// session, so another surface (IFTTT's authorization page) can share the
+// sign-in; that surface keeps its own CSRF protection.
+func (d *Dashboard) SessionPrincipal(c *fiber.Ctx) (auth.Principal, bool) {
+	sess, err := d.sessions.Get(c)
+	if err != nil {
+		return auth.Principal{}, false
+	}
+	acct, _ := sess.Get(sessAccount).(string)
+	user, _ := sess.Get(sessUser).(string)
+	sid, _ := sess.Get(sessID).(string)
+	if acct == "" || user == "" || sid == "" {
+		return auth.Principal{}, false
+	}
+	p, err := d.deps.Accounts.Principal(c.UserContext(), acct, user,
+		auth.Credential{Kind: auth.KindSession, ID: sid, Name: "dashboard"}, nil)
+	if err != nil {
+		return auth.Principal{}, false
+	}
+	return p, true
 }

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/url"
+	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/hookline/hookline/app/apperr"
 	"github.com/hookline/hookline/app/httpapi"
 	"github.com/hookline/hookline/outbound"
 )
@@ -27,6 +30,8 @@ type detailView struct {
 	PauseURL string
 	Secret   string // a new secret after rotation, shown once
 	CSRF     string
+	// RetrySince is the "Retry failed" form's default start: a day ago.
+	RetrySince string
 }
 
 // pretty indents a JSON payload for reading.
@@ -58,7 +63,8 @@ func (d *Dashboard) showWebhook(c *fiber.Ctx, secret string) error {
 		return err
 	}
 	v := detailView{W: w.Shown(), Status: httpapi.Query(c, "status"), Type: httpapi.Query(c, "event_type"),
-		Cursor: httpapi.Query(c, "cursor"), Secret: secret, CSRF: csrfToken(c)}
+		Cursor: httpapi.Query(c, "cursor"), Secret: secret, CSRF: csrfToken(c),
+		RetrySince: time.Now().UTC().Add(-24 * time.Hour).Format(retryTimeLayout)}
 	_, after, err := httpapi.ListParams(c)
 	if err != nil {
 		return err
@@ -135,4 +141,40 @@ func (d *Dashboard) redeliver(c *fiber.Ctx) error {
 		return err
 	}
 	return c.Redirect(backTo(c, "/webhooks/"+dl.WebhookID), fiber.StatusSeeOther)
+}
+
+// retryTimeLayout is how a datetime-local input sends its value; the form
+// labels it UTC.
+const retryTimeLayout = "2006-01-02T15:04"
+
+type retryView struct {
+	W      outbound.Webhook
+	Since  string
+	Type   string
+	Result outbound.BulkResult
+	Done   bool
+}
+
+// retryFailed is "Retry failed": without confirm=yes it only counts the
+// failed deliveries matching the Log History filter since a time and asks
+// to confirm; with it, it redelivers them (at most
+// outbound.MaxBulkRedeliver).
+func (d *Dashboard) retryFailed(c *fiber.Ctx) error {
+	p, ctx := httpapi.Principal(c), c.UserContext()
+	w, err := d.deps.Outbound.Webhook(ctx, p, httpapi.Param(c, "id"))
+	if err != nil {
+		return err
+	}
+	since := strings.TrimSpace(c.FormValue("since"))
+	t, err := time.Parse(retryTimeLayout, since)
+	if err != nil {
+		return apperr.InvalidField("since", "must be a date and time, such as 2026-01-02T15:04")
+	}
+	in := outbound.BulkRedelivery{Since: t, Status: outbound.StatusFailed, EventType: strings.TrimSpace(c.FormValue("event_type")),
+		DryRun: c.FormValue("confirm") != "yes"}
+	r, err := d.deps.Outbound.RedeliverMatching(ctx, p, w.ID, in)
+	if err != nil {
+		return err
+	}
+	return d.render(c, "retry", "Retry failed deliveries", retryView{W: w.Shown(), Since: since, Type: in.EventType, Result: r, Done: !r.DryRun})
 }

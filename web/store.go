@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -81,41 +82,52 @@ func (s *webStore) Reset() error { return errors.New("web: session storage canno
 // Close does nothing: the client belongs to the composition root.
 func (s *webStore) Close() error { return nil }
 
-// remember adds a session to its user's index.
-func (s *webStore) remember(ctx context.Context, acct, user, id string) error {
-	if err := s.rdb.SAdd(ctx, s.keys.WebUserSessions(acct, user), hashID(id)).Err(); err != nil {
+// sessionMember is a session's entry in its user's index: the hash of its
+// cookie value and its credential id.
+func sessionMember(id, sid string) string { return hashID(id) + ":" + sid }
+
+// remember adds a session (cookie value id, credential id sid) to its
+// user's index.
+func (s *webStore) remember(ctx context.Context, acct, user, id, sid string) error {
+	if err := s.rdb.SAdd(ctx, s.keys.WebUserSessions(acct, user), sessionMember(id, sid)).Err(); err != nil {
 		return fmt.Errorf("web: index session: %w", err)
 	}
 	return nil
 }
 
 // forget removes a session from its user's index.
-func (s *webStore) forget(ctx context.Context, acct, user, id string) error {
-	return s.rdb.SRem(ctx, s.keys.WebUserSessions(acct, user), hashID(id)).Err()
+func (s *webStore) forget(ctx context.Context, acct, user, id, sid string) error {
+	return s.rdb.SRem(ctx, s.keys.WebUserSessions(acct, user), sessionMember(id, sid)).Err()
 }
 
-// endOthers deletes every session of the user but keep and returns how many.
-func (s *webStore) endOthers(ctx context.Context, acct, user, keep string) (int, error) {
+// endOthers deletes every session of the user but keep (a cookie value)
+// and returns the credential ids of the live sessions it ended ("" for a
+// session indexed without one), for accounts.Revoked.
+func (s *webStore) endOthers(ctx context.Context, acct, user, keep string) ([]string, error) {
 	idx := s.keys.WebUserSessions(acct, user)
-	hashes, err := s.rdb.SMembers(ctx, idx).Result()
+	members, err := s.rdb.SMembers(ctx, idx).Result()
 	if err != nil {
-		return 0, fmt.Errorf("web: list sessions: %w", err)
+		return nil, fmt.Errorf("web: list sessions: %w", err)
 	}
-	n, keepHash := 0, hashID(keep)
-	for _, h := range hashes {
+	var ended []string
+	keepHash := hashID(keep)
+	for _, m := range members {
+		h, sid, _ := strings.Cut(m, ":")
 		if h == keepHash {
 			continue
 		}
 		gone, err := s.rdb.Del(ctx, s.keys.WebSession(h)).Result()
 		if err != nil {
-			return n, fmt.Errorf("web: end session: %w", err)
+			return ended, fmt.Errorf("web: end session: %w", err)
 		}
-		n += int(gone)
-		if err := s.rdb.SRem(ctx, idx, h).Err(); err != nil {
-			return n, fmt.Errorf("web: unindex session: %w", err)
+		if gone > 0 { // one that expired by itself was not signed out here
+			ended = append(ended, sid)
+		}
+		if err := s.rdb.SRem(ctx, idx, m).Err(); err != nil {
+			return ended, fmt.Errorf("web: unindex session: %w", err)
 		}
 	}
-	return n, nil
+	return ended, nil
 }
 
 // failures returns how many failed sign-ins subject has in the window and

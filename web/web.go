@@ -30,6 +30,7 @@ import (
 	"github.com/hookline/hookline/app/httpapi"
 	"github.com/hookline/hookline/app/store"
 	"github.com/hookline/hookline/inbound"
+	"github.com/hookline/hookline/inbound/endpoints"
 	"github.com/hookline/hookline/outbound"
 )
 
@@ -38,10 +39,11 @@ var files embed.FS
 
 // Deps are the services the pages call: the same ones the JSON API calls.
 type Deps struct {
-	Accounts *accounts.Service
-	Outbound *outbound.Service
-	Inbound  *inbound.Service
-	Catalog  *catalog.Service
+	Accounts  *accounts.Service
+	Outbound  *outbound.Service
+	Inbound   *inbound.Service
+	Endpoints *endpoints.Service
+	Catalog   *catalog.Service
 }
 
 // Options tune the dashboard; zero values mean the defaults.
@@ -142,6 +144,18 @@ func (d *Dashboard) Register(app fiber.Router) {
 	post("/webhooks/:id/delete", d.deleteWebhook)
 	get("/deliveries/:id", d.delivery)
 	post("/deliveries/:id/redeliver", d.redeliver)
+	post("/webhooks/:id/retry-failed", d.retryFailed)
+	get("/events/:id", d.event)
+	get("/event-types", d.eventTypes)
+	post("/event-types", d.createEventType)
+	get("/search", d.search)
+	get("/system", d.system)
+	get("/inbound", d.inbound)
+	post("/inbound", d.createEndpoint)
+	get("/inbound/:id", d.endpoint)
+	post("/inbound/:id/paused", d.pauseEndpoint)
+	post("/inbound/:id/rotate-token", d.rotateToken)
+	post("/inbound/:id/delete", d.deleteEndpoint)
 
 	get("/keys", d.keys)
 	post("/keys", d.createKey)

@@ -25,16 +25,28 @@ type row struct {
 // delivery has no outcome yet.
 func (r row) Polling() bool { return r.Latest != nil && r.Latest.Status == outbound.StatusPending }
 
+// rows are webhooks with their latest deliveries, read in one round trip.
+func (d *Dashboard) rows(ctx context.Context, p auth.Principal, ws []outbound.Webhook) ([]row, error) {
+	latest, err := d.deps.Outbound.LatestDeliveries(ctx, p, ws)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]row, len(ws))
+	for i, w := range ws {
+		out[i] = row{W: w.Shown(), Owner: p.Has("manage:webhook")}
+		if l, ok := latest[w.ID]; ok {
+			out[i].Latest = &l
+		}
+	}
+	return out, nil
+}
+
 func (d *Dashboard) row(ctx context.Context, p auth.Principal, w outbound.Webhook) (row, error) {
-	r := row{W: w.Shown(), Owner: p.Has("manage:webhook")}
-	ds, _, err := d.deps.Outbound.Deliveries(ctx, p, w.ID, "", "", "", 1)
+	rs, err := d.rows(ctx, p, []outbound.Webhook{w})
 	if err != nil {
 		return row{}, err
 	}
-	if len(ds) > 0 {
-		r.Latest = &ds[0]
-	}
-	return r, nil
+	return rs[0], nil
 }
 
 type listView struct {
@@ -52,15 +64,11 @@ func (d *Dashboard) webhooks(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	v := listView{Next: cursor(next)}
-	for _, w := range ws {
-		r, err := d.row(ctx, p, w)
-		if err != nil {
-			return err
-		}
-		v.Rows = append(v.Rows, r)
+	rs, err := d.rows(ctx, p, ws)
+	if err != nil {
+		return err
 	}
-	return d.render(c, "webhooks", "Webhooks", v)
+	return d.render(c, "webhooks", "Webhooks", listView{Rows: rs, Next: cursor(next)})
 }
 
 // webhookRow is one row, for htmx to refresh while a delivery is pending.

@@ -50,8 +50,18 @@ func (k Keys) IFTTTPending() string { return k.prefix + ":{ifttt}:pending" }
 
 // IFTTTBatch is one notification request being sent or retried: fields
 // "entries" (JSON array of "acc_id identity"), "created_ms" and
-// "attempt", expiring after 10 minutes. HASH; global, {ifttt} tag.
+// "attempt". HASH; global, {ifttt} tag. It has no TTL: it lives while its
+// id is in IFTTTInFlight, and is deleted with that member when sent, given
+// up or handed back to IFTTTPending by the sweep.
 func (k Keys) IFTTTBatch(id string) string { return k.prefix + ":{ifttt}:batch:" + id }
+
+// IFTTTInFlight holds the ids of the notification batches taken from
+// IFTTTPending and not finished yet. ZSET, score the end of the batch's
+// lease in Unix ms (extended while it is sent or waits for a retry); the
+// sweep hands the identities of a batch whose lease ended back to
+// IFTTTPending, so a process that dies mid-send loses nothing. Global,
+// {ifttt} tag.
+func (k Keys) IFTTTInFlight() string { return k.prefix + ":{ifttt}:inflight" }
 
 // IFTTTConnection is one IFTTT connection, an oauth credential of a user
 // (user_id, client_id, scope, created_at, last_used_at, revoked_at). HASH.

@@ -8,8 +8,10 @@ package store
 // encoded session data), expiring with the session.
 func (k Keys) WebSession(hash string) string { return k.prefix + ":websess:" + hash }
 
-// WebUserSessions holds the session hashes of one user, for "sign out other
-// sessions". SET of WebSession hashes; members may outlive their session.
+// WebUserSessions holds the sessions of one user, for "sign out other
+// sessions". SET of "<WebSession hash>:<session credential id (ses_…)>"
+// (the id is what accounts.Revoked is told); members may outlive their
+// session.
 func (k Keys) WebUserSessions(acct, user string) string {
 	return k.account(acct) + "websess:" + user
 }

@@ -111,6 +111,15 @@ func TestEndpointChecklist(t *testing.T) {
 		if v["valid"] != false {
 			t.Fatalf("trigger validate: %v", v)
 		}
+		// Trigger-level validation as IFTTT's OpenAPI definition has it.
+		all := c.ifttt("POST", "/triggers/new_event/fields/validate", token, map[string]any{"values": map[string]any{"event_type": "nothing.here"}}).Want(200).Data().(map[string]any)
+		if f, _ := all["event_type"].(map[string]any); len(all) != 1 || f["valid"] != false || f["message"] == "" {
+			t.Fatalf("fields validate, invalid: %v", all)
+		}
+		all = c.ifttt("POST", "/triggers/new_event/fields/validate", token, map[string]any{"values": map[string]any{"event_type": "customer.created"}}).Want(200).Data().(map[string]any)
+		if f, _ := all["event_type"].(map[string]any); f["valid"] != true {
+			t.Fatalf("fields validate, valid: %v", all)
+		}
 
 		// Trigger identities are forgotten with the service key.
 		c.do("DELETE", "/ifttt/v1/triggers/new_customer/trigger_identity/tid-new_customer", nil).Want(401).ErrorMessage()

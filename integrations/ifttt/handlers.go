@@ -177,8 +177,27 @@ func (h *handlers) validateField(c *fiber.Ctx) error {
 	return reply(c, fiber.StatusOK, map[string]any{"data": v})
 }
 
+// validateFields answers /triggers/new_event/fields/validate, the
+// trigger-level validation of IFTTT's OpenAPI definition: {"values":
+// {field: value}} → {"data": {field: {"valid", "message"?}}}.
+func (h *handlers) validateFields(c *fiber.Ctx) error {
+	var b struct {
+		Values map[string]any `json:"values"`
+	}
+	if err := decode(c, &b); err != nil {
+		return err
+	}
+	v, err := h.svc.ValidateEventType(c.UserContext(), principal(c), fieldValues(b.Values)[fieldEventType])
+	if err != nil {
+		return err
+	}
+	return reply(c, fiber.StatusOK, map[string]any{"data": map[string]Validation{fieldEventType: v}})
+}
+
 // validateTrigger answers /triggers/new_event/validate ({"triggerFields":
-// …}) with one validation per field.
+// …}) with one validation per field and the overall one: the shape this
+// service offered before it followed IFTTT's OpenAPI definition
+// (validateFields), kept for services configured against it.
 func (h *handlers) validateTrigger(c *fiber.Ctx) error {
 	var b triggerBody
 	if err := decode(c, &b); err != nil {

@@ -53,6 +53,12 @@ func (c *clock) Advance(d time.Duration) {
 // (a local stand-in; "" for an unused port), short windows and retries.
 func newAPI(t *testing.T, realtime string) (*apitest.API, *clock) {
 	t.Helper()
+	return newAPIWith(t, realtime, nil)
+}
+
+// newAPIWith is newAPI with more IFTTT options set by more (nil for none).
+func newAPIWith(t *testing.T, realtime string, more func(*ifttt.Options)) (*apitest.API, *clock) {
+	t.Helper()
 	if realtime == "" {
 		realtime = "http://127.0.0.1:9"
 	}
@@ -69,6 +75,9 @@ func newAPI(t *testing.T, realtime string) (*apitest.API, *clock) {
 				io.NotifyWindow = 100 * time.Millisecond
 				io.RetrySchedule = []time.Duration{300 * time.Millisecond, 300 * time.Millisecond, 300 * time.Millisecond}
 				io.GiveUpAfter = 20 * time.Second
+				if more != nil {
+					more(io)
+				}
 			}
 		},
 	)

@@ -136,14 +136,39 @@ func (s *Service) SignIn(ctx context.Context, id, csrf, email, password, client 
 	if _, err := s.d.Accounts.Principal(ctx, u.AccountID, u.ID, auth.Credential{}, nil); err != nil {
 		return Pending{}, err
 	}
-	a, err := s.d.Accounts.Account(ctx, u.AccountID)
+	return s.decider(ctx, id, u.AccountID, u.ID)
+}
+
+// SignInAs records p's user as the one deciding a pending authorization,
+// without a password: the surface calls it when the request already
+// carries a sign-in it trusts (the dashboard's session), whose principal
+// was just built from the user as read now. The consent form still needs
+// the new CSRF token it returns.
+func (s *Service) SignInAs(ctx context.Context, id, csrf string, p auth.Principal) (Pending, error) {
+	if _, err := s.pending(ctx, id, csrf); err != nil {
+		return Pending{}, err
+	}
+	if p.AccountID == "" || p.UserID == "" {
+		return Pending{}, apperr.Unauthorized("sign in first")
+	}
+	return s.decider(ctx, id, p.AccountID, p.UserID)
+}
+
+// decider stores the signed-in user on a pending authorization and returns
+// what the consent page shows, with a new CSRF token: the sign-in form's
+// cannot approve.
+func (s *Service) decider(ctx context.Context, id, acct, user string) (Pending, error) {
+	u, err := s.d.Accounts.User(ctx, acct, user)
 	if err != nil {
 		return Pending{}, err
 	}
-	// A new CSRF token for the consent form: the sign-in form's cannot approve.
+	a, err := s.d.Accounts.Account(ctx, acct)
+	if err != nil {
+		return Pending{}, err
+	}
 	next := Pending{ID: id, CSRF: ids.Secret(24), Email: u.Email, Account: a.Name}
 	err = s.st.putAuthorization(ctx, id, map[string]any{
-		"account_id": u.AccountID, "user_id": u.ID, "csrf": hashToken(next.CSRF),
+		"account_id": acct, "user_id": user, "csrf": hashToken(next.CSRF),
 	}, authzTTL)
 	return next, err
 }

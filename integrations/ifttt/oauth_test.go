@@ -4,11 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
+
 	"github.com/hookline/hookline/app/accounts"
+	"github.com/hookline/hookline/app/auth"
+	"github.com/hookline/hookline/integrations/ifttt"
+	"github.com/hookline/hookline/web"
 )
 
 // signIn follows the real forms: authorize → sign in → consent, and
@@ -187,4 +193,102 @@ func TestSignInRateLimited(t *testing.T) {
 
 func basic(id, secret string) string {
 	return b64(url.QueryEscape(id) + ":" + url.QueryEscape(secret))
+}
+
+// TestAuthorize_SharesDashboardSignIn: a browser signed in to the
+// dashboard goes from /oauth/authorize straight to the consent form (still
+// CSRF-protected) and connects the dashboard's user; prompt=login and a
+// signed-out browser get IFTTT's own sign-in form.
+func TestAuthorize_SharesDashboardSignIn(t *testing.T) {
+	t.Parallel()
+	// Wired here as server.go wires it (the dashboard is built after the
+	// IFTTT service's options are read, so it is looked up per request).
+	var dash *web.Dashboard
+	api, _ := newAPIWith(t, "", func(o *ifttt.Options) {
+		o.Session = func(c *fiber.Ctx) (auth.Principal, bool) { return dash.SessionPrincipal(c) }
+	})
+	dash = api.Server.Web
+	created, err := api.Server.Accounts.CreateAccount(context.Background(), accounts.NewAccount{Name: "Shared", Email: "owner-shared@example.com", Password: "password123"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, api)
+	q := url.Values{"client_id": {clientID}, "response_type": {"code"}, "redirect_uri": {redirectURI}, "state": {"st-dash"}}
+	authorize := "/oauth/authorize?" + q.Encode()
+
+	// Signed out: IFTTT's own form.
+	if r := c.do("GET", authorize, nil).Want(200); !strings.Contains(string(r.Body), `action="signin"`) {
+		t.Fatalf("signed out: no sign-in form: %s", r.Body)
+	}
+
+	// Sign in to the dashboard through its own form.
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(c.do("GET", "/login", nil).Want(200).Body)
+	if m == nil {
+		t.Fatal("no CSRF token on /login")
+	}
+	c.do("POST", "/login", url.Values{"csrf": {string(m[1])}, "email": {"owner-shared@example.com"}, "password": {"password123"}, "next": {"/webhooks"}}).Want(303)
+
+	page := c.do("GET", authorize, nil).Want(200)
+	body := string(page.Body)
+	if !strings.Contains(body, "Allow IFTTT") || !strings.Contains(body, "owner-shared@example.com") || strings.Contains(body, `action="signin"`) {
+		t.Fatalf("signed in: want the consent form naming the user: %s", body)
+	}
+	if !strings.Contains(body, "prompt=login") {
+		t.Fatalf("no link to connect another account: %s", body)
+	}
+	form := hidden(t, page.Body)
+
+	// The consent form still needs its CSRF cookie.
+	form.Set("decision", "approve")
+	newClient(t, api).do("POST", "/oauth/consent", form).Want(400)
+
+	r := c.do("POST", "/oauth/consent", form).Want(302)
+	loc, err := url.Parse(r.Header.Get("Location"))
+	if err != nil || loc.Scheme+"://"+loc.Host+loc.Path != redirectURI || loc.Query().Get("state") != "st-dash" || loc.Query().Get("code") == "" {
+		t.Fatalf("redirect to %q", r.Header.Get("Location"))
+	}
+	tok := token(c, url.Values{"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")}, "redirect_uri": {redirectURI}},
+		"Authorization", "Basic "+basic(clientID, clientSecret)).Want(200).Map()
+	info := c.ifttt("GET", "/user/info", tok["access_token"].(string), nil).Want(200).Data().(map[string]any)
+	if info["id"] != created.Owner.ID {
+		t.Fatalf("user/info %v, want %s", info, created.Owner.ID)
+	}
+
+	// prompt=login asks for a password even with a session.
+	if r := c.do("GET", authorize+"&prompt=login", nil).Want(200); !strings.Contains(string(r.Body), `action="signin"`) {
+		t.Fatalf("prompt=login: no sign-in form: %s", r.Body)
+	}
+	// A forged session cookie is no sign-in.
+	if r := newClient(t, api).do("GET", authorize, nil, "Cookie", "hookline_session=forged").Want(200); strings.Contains(string(r.Body), "Allow IFTTT") {
+		t.Fatal("a forged session cookie reached the consent form")
+	}
+}
+
+// TestServiceConventions: user/info links the user's page when one is
+// configured, and a missing permission is a 400 in IFTTT's error shape
+// (the Service API has no 403; a 401 would condemn the token) naming it.
+func TestServiceConventions(t *testing.T) {
+	t.Parallel()
+	api, _ := newAPIWith(t, "", func(o *ifttt.Options) { o.UserURL = "https://hookline.example/account" })
+	created, err := api.Server.Accounts.CreateAccount(context.Background(), accounts.NewAccount{Name: "Narrow", Email: "owner-narrow@example.com", Password: "password123"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api.Do("POST", "/v1/users", created.RawKey, map[string]any{"name": "Reader", "email": "reader@example.com",
+		"password": "password123", "permissions": []string{"read:customer"}}).Want(201)
+	c := newClient(t, api)
+	code := signIn(t, c, "reader@example.com", "password123", "approve").Get("code")
+	tok := token(c, url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {redirectURI}},
+		"Authorization", "Basic "+basic(clientID, clientSecret)).Want(200).Map()
+	access := tok["access_token"].(string)
+
+	if info := c.ifttt("GET", "/user/info", access, nil).Want(200).Data().(map[string]any); info["url"] != "https://hookline.example/account" {
+		t.Fatalf("user/info %v, want url https://hookline.example/account", info)
+	}
+	r := c.ifttt("POST", "/triggers/new_customer", access, map[string]any{"trigger_identity": "tid-narrow", "triggerFields": map[string]any{}}).Want(400)
+	if msg := r.ErrorMessage(); !strings.Contains(msg, "subscribe:webhook") {
+		t.Fatalf("missing permission message %q does not name it", msg)
+	}
+	// The query the user may run still answers.
+	c.ifttt("POST", "/queries/list_customers", access, map[string]any{"limit": 1}).Want(200)
 }

@@ -28,6 +28,9 @@ const csrfCookie = "hookline_ifttt_csrf"
 type pageView struct {
 	Mode, Message, ID, CSRF, Email, Account string
 	Scope                                   []string
+	// Other is the link that signs in with another account than the
+	// shared sign-in's (empty after IFTTT's own form).
+	Other string
 }
 
 // pages serve the authorization pages: plain HTML forms that work
@@ -73,16 +76,45 @@ func formCSRF(c *fiber.Ctx) string {
 	return strings.Clone(form)
 }
 
+// authorize checks IFTTT's request, then shows the consent form to a user
+// the shared sign-in (the dashboard's session) reports, else IFTTT's own
+// sign-in form. prompt=login (OpenID Connect's name) asks for the form
+// even then: the consent page links to it, to connect another account.
 func (pg *pages) authorize(c *fiber.Ctx) error {
-	p, err := pg.svc.StartAuthorization(c.UserContext(), AuthorizeRequest{
+	r := AuthorizeRequest{
 		ClientID: httpapi.Query(c, "client_id"), ResponseType: httpapi.Query(c, "response_type"),
 		RedirectURI: httpapi.Query(c, "redirect_uri"), State: httpapi.Query(c, "state"), Scope: httpapi.Query(c, "scope"),
-	})
+	}
+	p, err := pg.svc.StartAuthorization(c.UserContext(), r)
 	if err != nil {
 		return err
 	}
+	if session := pg.svc.opts.Session; session != nil && c.Query("prompt") != "login" {
+		if who, ok := session(c); ok {
+			p, err = pg.svc.SignInAs(c.UserContext(), p.ID, p.CSRF, who)
+			if err != nil {
+				return err
+			}
+			setCSRF(c, p.CSRF)
+			return renderPage(c, fiber.StatusOK, pageView{Mode: "consent", ID: p.ID, CSRF: p.CSRF, Email: p.Email,
+				Account: p.Account, Scope: scopeLines(), Other: otherAccountLink(r)})
+		}
+	}
 	setCSRF(c, p.CSRF)
 	return renderPage(c, fiber.StatusOK, pageView{Mode: "signin", ID: p.ID, CSRF: p.CSRF})
+}
+
+// otherAccountLink is this authorization's page again with prompt=login,
+// relative to /oauth/authorize so it stays on this site.
+func otherAccountLink(r AuthorizeRequest) string {
+	q := url.Values{"client_id": {r.ClientID}, "response_type": {r.ResponseType}, "redirect_uri": {r.RedirectURI}, "prompt": {"login"}}
+	if r.State != "" {
+		q.Set("state", r.State)
+	}
+	if r.Scope != "" {
+		q.Set("scope", r.Scope)
+	}
+	return "authorize?" + q.Encode()
 }
 
 func (pg *pages) signIn(c *fiber.Ctx) error {

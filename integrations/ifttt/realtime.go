@@ -22,13 +22,13 @@ import (
 )
 
 // Task types and the queue of realtime notifications. Payloads carry ids
-// only; the identities to notify wait in Redis (IFTTTPending, IFTTTBatch).
+// only; the identities to notify wait in Redis (IFTTTPending, then a
+// leased IFTTTBatch listed in IFTTTInFlight).
 const (
 	TypeFlush = "ifttt:flush" // send what is pending, in batches
 	TypeSend  = "ifttt:send"  // retry one batch
 	Queue     = "ifttt"
 	maxBatch  = 1000
-	batchTTL  = 10 * time.Minute
 )
 
 type sendPayload struct {
@@ -140,8 +140,9 @@ func (s *Service) scheduleFlush(ctx context.Context) error {
 }
 
 // Jobs is the realtime work: the flush and retry handlers on their queue,
-// and a sweep that schedules a flush when entries wait without one (an
-// event that raced a running flush).
+// and a sweep that hands batches whose lease ended back to the pending set
+// and schedules a flush when entries wait without one (an event that raced
+// a running flush, or a batch of a process that died mid-send).
 func (s *Service) Jobs() jobs.Set {
 	if !s.Enabled() {
 		return jobs.Set{}
@@ -154,12 +155,42 @@ func (s *Service) Jobs() jobs.Set {
 }
 
 func (s *Service) sweep(ctx context.Context) {
-	n, err := s.st.pendingCount(ctx)
-	if err == nil && n > 0 {
-		err = s.scheduleFlush(ctx)
+	err := s.reclaim(ctx)
+	if err == nil {
+		var n int64
+		n, err = s.st.pendingCount(ctx)
+		if err == nil && n > 0 {
+			err = s.scheduleFlush(ctx)
+		}
 	}
 	if err != nil {
 		s.opts.Log.Warn("ifttt: sweep pending notifications", "err", err)
+	}
+}
+
+// reclaim hands every batch whose lease ended back to the pending set: its
+// process died between taking it and finishing or scheduling its retry, or
+// its retry task was lost. A late send of such a batch can repeat a
+// notification, which only makes IFTTT poll once more.
+func (s *Service) reclaim(ctx context.Context) error {
+	for {
+		now := s.now()
+		ids, err := s.st.expiredBatches(ctx, now, 100)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			n, err := s.st.returnBatch(ctx, id, now)
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				s.opts.Log.Warn("ifttt: notification batch outlived its lease; identities queued again", "batch", id, "identities", n)
+			}
+		}
+		if len(ids) < 100 {
+			return nil
+		}
 	}
 }
 
@@ -167,8 +198,9 @@ func (s *Service) sweep(ctx context.Context) {
 // sends each; a batch that fails is retried on its own task.
 func (s *Service) handleFlush(ctx context.Context, _ *asynq.Task) error {
 	for {
-		id := ids.New("ntf", s.now())
-		entries, err := s.st.takeBatch(ctx, id, maxBatch, s.now(), batchTTL)
+		now := s.now()
+		id := ids.New("ntf", now)
+		entries, err := s.st.takeBatch(ctx, id, maxBatch, now, now.Add(s.opts.InFlightLease))
 		if err != nil {
 			return err
 		}
@@ -195,8 +227,15 @@ func (s *Service) handleSend(ctx context.Context, t *asynq.Task) error {
 // deliver sends one batch. Success or a permanent refusal ends it; a 5xx,
 // a 429 or no answer schedules the next attempt after Retry-After or the
 // schedule's wait, unless that would pass GiveUpAfter since the batch was
-// made: then it is given up (an error wrapping asynq.SkipRetry).
+// made: then it is given up (an error wrapping asynq.SkipRetry). The batch
+// stays leased throughout (the lease covers the send, then the wait for
+// the retry), so the sweep takes it back only if this process dies or the
+// retry task is lost; a batch the sweep took back is not sent here.
 func (s *Service) deliver(ctx context.Context, id string) error {
+	live, err := s.st.lease(ctx, id, s.now().Add(s.opts.InFlightLease), -1)
+	if err != nil || !live {
+		return err
+	}
 	b, ok, err := s.st.batch(ctx, id)
 	if err != nil || !ok {
 		return err
@@ -206,18 +245,18 @@ func (s *Service) deliver(ctx context.Context, id string) error {
 		return err
 	}
 	if len(entries) == 0 {
-		return s.st.deleteBatch(ctx, id)
+		return s.st.finishBatch(ctx, id)
 	}
 	status, retryAfter, sendErr := s.post(ctx, entries)
 	if sendErr == nil && status >= 200 && status < 300 {
-		return s.st.deleteBatch(ctx, id)
+		return s.st.finishBatch(ctx, id)
 	}
 	why := sendErr
 	if why == nil {
 		why = fmt.Errorf("realtime answered %d", status)
 	}
 	if sendErr == nil && status != http.StatusTooManyRequests && status < 500 {
-		_ = s.st.deleteBatch(ctx, id)
+		_ = s.st.finishBatch(ctx, id)
 		return fmt.Errorf("ifttt: notification refused: %v: %w", why, asynq.SkipRetry)
 	}
 	wait := retryAfter
@@ -225,10 +264,13 @@ func (s *Service) deliver(ctx context.Context, id string) error {
 		wait = s.opts.RetrySchedule[b.attempt]
 	}
 	if wait <= 0 || b.attempt >= len(s.opts.RetrySchedule)+5 || s.now().Add(wait).Sub(b.created) > s.opts.GiveUpAfter {
-		_ = s.st.deleteBatch(ctx, id)
+		_ = s.st.finishBatch(ctx, id)
 		return fmt.Errorf("ifttt: notification not delivered after %d attempts: %v: %w", b.attempt+1, why, asynq.SkipRetry)
 	}
-	if err := s.st.setAttempt(ctx, id, b.attempt+1); err != nil {
+	// Leased until the retry is due plus its own send: if enqueuing fails or
+	// the task is lost, the sweep takes the batch back after that.
+	live, err = s.st.lease(ctx, id, s.now().Add(wait+s.opts.InFlightLease), b.attempt+1)
+	if err != nil || !live {
 		return err
 	}
 	payload, _ := json.Marshal(sendPayload{BatchID: id})

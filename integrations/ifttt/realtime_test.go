@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/app/events"
+	"github.com/hookline/hookline/integrations/ifttt"
+	"github.com/hookline/hookline/internal/apitest"
 	"github.com/hookline/hookline/internal/receiver"
 )
 
@@ -165,4 +167,50 @@ func pendingAccount(entry string) string {
 		}
 	}
 	return entry
+}
+
+// TestRealtime_ClaimSurvivesCrash: a process that dies after taking a
+// batch from the pending set, before sending it or scheduling its retry,
+// loses nothing: once the batch's lease ends, the sweep hands its
+// identities back to the pending set and the worker notifies them.
+func TestRealtime_ClaimSurvivesCrash(t *testing.T) {
+	t.Parallel()
+	recv := receiver.New(t)
+	api, clk := newAPI(t, recv.URL)
+	c := newClient(t, api)
+	ctx := context.Background()
+	rdb, keys := api.Server.Redis, api.Server.Keys
+	token := c.ifttt("POST", "/test/setup", "", nil).Want(200).Data().(map[string]any)["accessToken"].(string)
+	c.ifttt("POST", "/triggers/new_customer", token, map[string]any{"trigger_identity": "tid-crash", "triggerFields": map[string]any{}}).Want(200)
+	c.ifttt("POST", "/actions/create_customer", token, map[string]any{"actionFields": map[string]any{"name": "Crash", "email": "crash@example.com"}}).Want(200)
+
+	claimed, err := ifttt.ClaimBatch(ctx, api.Server.IFTTT)
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("claimed %v, %v; want the one pending entry", claimed, err)
+	}
+	inFlight := func() int64 { return rdb.ZCard(ctx, keys.IFTTTInFlight()).Val() }
+	pending := func() int64 { return rdb.ZCard(ctx, keys.IFTTTPending()).Val() }
+	if p, f := pending(), inFlight(); p != 0 || f != 1 {
+		t.Fatalf("after the claim: pending %d, in flight %d; want 0, 1", p, f)
+	}
+
+	// While the lease runs, the sweep leaves the batch to its owner.
+	ifttt.Sweep(ctx, api.Server.IFTTT)
+	if p, f := pending(), inFlight(); p != 0 || f != 1 {
+		t.Fatalf("sweep within the lease: pending %d, in flight %d; want 0, 1", p, f)
+	}
+
+	// Past the lease (the default, 2 min), the sweep takes it back.
+	clk.Advance(2*time.Minute + time.Second)
+	ifttt.Sweep(ctx, api.Server.IFTTT)
+	if p, f := pending(), inFlight(); p != 1 || f != 0 {
+		t.Fatalf("sweep past the lease: pending %d, in flight %d; want 1, 0", p, f)
+	}
+
+	api.StartWorker()
+	reqs := recv.WaitFor(t, 1, 10*time.Second)
+	if got := identitiesIn(t, reqs[0]); len(got) != 1 || got[0] != "tid-crash" {
+		t.Fatalf("notified %v, want [tid-crash]", got)
+	}
+	apitest.WaitFor(t, 5*time.Second, "the sent batch to be finished", func() bool { return inFlight() == 0 && pending() == 0 })
 }

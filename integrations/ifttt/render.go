@@ -3,6 +3,7 @@ package ifttt
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 
 	oerrors "github.com/go-oauth2/oauth2/v4/errors"
 	"github.com/gofiber/fiber/v2"
@@ -34,11 +35,20 @@ type serviceError struct {
 }
 
 // renderService renders errors on /ifttt/v1 in IFTTT's shape; the status
-// comes from the one table.
+// comes from the one table, but for 403. IFTTT's Service API knows 200,
+// 400, 401, 404, 500 and 503 only, and a 401 would tell IFTTT the token is
+// bad: a missing permission (or a paused credential) is a 400 whose
+// message, shown in the user's activity feed, says what to ask for.
 func renderService(c *fiber.Ctx, status int, e *apperr.Error) error {
 	se := serviceError{Message: e.Message}
 	if errors.Is(e, skipError) {
 		se.Status = "SKIP"
+	}
+	if status == fiber.StatusForbidden {
+		status = fiber.StatusBadRequest
+		if e.Code == apperr.CodeForbidden && e.Permission != "" {
+			se.Message = fmt.Sprintf("Your Hookline user lacks the %q permission this needs: ask your account's manager for it.", e.Permission)
+		}
 	}
 	return reply(c, status, map[string]any{"errors": []serviceError{se}})
 }

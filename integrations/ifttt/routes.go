@@ -8,9 +8,15 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/compress"
 
 	"github.com/hookline/hookline/app/apperr"
+	"github.com/hookline/hookline/app/auth"
 	"github.com/hookline/hookline/app/httpapi"
 	"github.com/hookline/hookline/app/idempotency"
 )
+
+// SessionFunc reads the principal of a sign-in the request already carries
+// (the dashboard's session cookie), and false when it carries none. The
+// composition root passes the dashboard's, since ifttt may not import web.
+type SessionFunc func(c *fiber.Ctx) (auth.Principal, bool)
 
 // RegisterPublic adds the routes IFTTT calls, outside /v1's API-key
 // authentication: the Service API under /ifttt/v1 (errors as
@@ -25,6 +31,7 @@ func (s *Service) RegisterPublic(app fiber.Router) {
 	api.Get("/user/info", h.bearer, h.userInfo)
 	api.Post("/triggers/new_event/fields/event_type/options", h.bearer, h.eventTypeOptions)
 	api.Post("/triggers/new_event/fields/event_type/validate", h.bearer, h.validateField)
+	api.Post("/triggers/new_event/fields/validate", h.bearer, h.validateFields)
 	api.Post("/triggers/new_event/validate", h.bearer, h.validateTrigger)
 	api.Post("/triggers/:slug", h.bearer, h.trigger)
 	api.Delete("/triggers/:slug/trigger_identity/:id", h.serviceKey, h.forgetIdentity)

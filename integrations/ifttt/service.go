@@ -59,6 +59,19 @@ type Options struct {
 	GiveUpAfter time.Duration
 	// Now returns the current time. Nil means time.Now; tests pass a fake.
 	Now func() time.Time
+	// Session shares another surface's sign-in with the authorization
+	// page: a user it reports as signed in goes straight to the consent
+	// form. Nil means IFTTT's own sign-in form every time.
+	Session SessionFunc
+	// UserURL is the absolute URL user/info answers as the user's page on
+	// Hookline (the dashboard). Empty leaves url out.
+	UserURL string
+	// InFlightLease is how long a notification batch may be in flight
+	// (taken from the pending set, sent, or waiting for its retry) before
+	// the sweep hands its identities back to the pending set, so a process
+	// that dies mid-send loses nothing. Zero means 2 min; keep it above the
+	// 30 s send timeout.
+	InFlightLease time.Duration
 	// Version goes into User-Agent.
 	Version string
 	Log     *slog.Logger
@@ -128,6 +141,9 @@ func New(rdb redis.UniversalClient, d Deps, opts Options) *Service {
 	}
 	if opts.RetrySchedule == nil {
 		opts.RetrySchedule = []time.Duration{5 * time.Second, 10 * time.Second, 20 * time.Second, 40 * time.Second, 80 * time.Second}
+	}
+	if opts.InFlightLease == 0 {
+		opts.InFlightLease = 2 * time.Minute
 	}
 	if opts.GiveUpAfter == 0 {
 		opts.GiveUpAfter = 4 * time.Minute
@@ -237,8 +253,8 @@ type UserInfo struct {
 	ID, Name, URL string
 }
 
-// UserInfo returns the bearer's user: id and name (the user's, else the
-// account's).
+// UserInfo returns the bearer's user: id, name (the user's, else the
+// account's) and Options.UserURL, if set.
 func (s *Service) UserInfo(ctx context.Context, p auth.Principal) (UserInfo, error) {
 	u, err := s.d.Accounts.User(ctx, p.AccountID, p.UserID)
 	if err != nil {
@@ -248,5 +264,5 @@ func (s *Service) UserInfo(ctx context.Context, p auth.Principal) (UserInfo, err
 	if name == "" {
 		name = p.AccountName
 	}
-	return UserInfo{ID: u.ID, Name: name}, nil
+	return UserInfo{ID: u.ID, Name: name, URL: s.opts.UserURL}, nil
 }
