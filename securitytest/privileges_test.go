@@ -2,6 +2,7 @@ package securitytest
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -58,6 +59,22 @@ var routes = []route{
 			return map[string]any{"name": fmt.Sprintf("k%d", next()), "permissions": []string{perm.ManageKeys}}
 		}},
 	{method: "GET", path: "/v1/keys", needs: [][]string{{perm.ManageKeys}}},
+	{method: "GET", path: "/v1/users", needs: [][]string{{perm.ManageAccount}}},
+	{method: "POST", path: "/v1/users", needs: [][]string{{perm.ManageAccount}},
+		body: func(*testing.T, *world) any {
+			// A user is granted only what the caller holds (here, manage:account).
+			return map[string]any{"name": "U", "email": fmt.Sprintf("u%d@example.com", next()), "password": "password123",
+				"permissions": []string{perm.ManageAccount}}
+		}},
+	{method: "PATCH", path: "/v1/users/{id}", needs: [][]string{{perm.ManageAccount}}, setup: newUser,
+		body: fixed(map[string]any{"permissions": []string{perm.ManageAccount}})},
+	// One's own password: any credential of the user, with the current password.
+	{method: "POST", path: "/v1/me/password",
+		body: fixed(map[string]any{"current_password": "password123", "new_password": "password123"})},
+	// One's own IFTTT connections (all of the account's with manage:account);
+	// another's looks absent.
+	{method: "GET", path: "/v1/oauth/connections"},
+	{method: "DELETE", path: "/v1/oauth/connections/{id}", setup: func(*testing.T, *world) string { return "oac_01jd9q6m3v6f0t1r2y3x4z5a6b" }},
 	{method: "DELETE", path: "/v1/keys/{id}", needs: [][]string{{perm.ManageKeys}},
 		setup: func(t *testing.T, w *world) string { k, _ := w.apiKey(t); return k }},
 
@@ -104,6 +121,14 @@ var routes = []route{
 	{method: "POST", path: "/v1/webhooks/{id}/rotate-secret", needs: either, setup: id((*world).webhook)},
 	{method: "POST", path: "/v1/webhooks/{id}/test", needs: eitherRead, setup: id((*world).webhook)},
 	{method: "GET", path: "/v1/webhooks/{id}/deliveries", needs: either, setup: id((*world).webhook)},
+	// Bulk redelivery resends the webhook's events: like one redelivery, it
+	// needs the read permission of what the webhook subscribes to (F2).
+	{method: "POST", path: "/v1/webhooks/{id}/redeliver-failed", needs: eitherRead, setup: id((*world).webhook),
+		body: fixed(map[string]any{"since": "2020-01-01T00:00:00Z", "dry_run": true})},
+	// The deliveries an event caused carry nothing of its data, but an event
+	// whose type the caller may not read looks absent.
+	{method: "GET", path: "/v1/events/{id}/deliveries", needs: eitherRead, setup: func(t *testing.T, w *world) string { return w.event(t, "customer.created") },
+		refusedAs: []int{403, 404}},
 	// F3: a delivery's payload is the event's data.
 	{method: "GET", path: "/v1/deliveries/{id}", needs: eitherRead, setup: id((*world).delivery),
 		refusedAs: []int{403, 404}},
@@ -156,6 +181,34 @@ var routes = []route{
 }
 
 func createEndpoint(t *testing.T, w *world) string { return w.endpoint(t, "create_customer") }
+
+func newUser(t *testing.T, w *world) string {
+	t.Helper()
+	r := w.do(t, "POST", "/v1/users", map[string]any{"name": "U", "email": fmt.Sprintf("nu%d@example.com", next()),
+		"password": "password123", "permissions": []string{read}}).Want(201)
+	return r.Str("id")
+}
+
+// Every /v1 route the server registers has a row in the table: a route
+// added without one fails here, so the table cannot fall behind.
+func TestPrivileges_TableCoversEveryRoute(t *testing.T) {
+	api := apitest.New(t)
+	seen := 0
+	for _, rt := range api.App.GetRoutes(true) {
+		if !strings.HasPrefix(rt.Path, "/v1/") || rt.Method == "HEAD" {
+			continue
+		}
+		seen++
+		pattern := regexp.MustCompile("^" + regexp.MustCompile(`:[a-z]+`).ReplaceAllString(regexp.QuoteMeta(rt.Path), `[^/]+`) + "$")
+		covered := slices.ContainsFunc(routes, func(r route) bool { return r.method == rt.Method && pattern.MatchString(r.path) })
+		if !covered {
+			t.Errorf("%s %s has no row in the privilege table", rt.Method, rt.Path)
+		}
+	}
+	if seen < 40 {
+		t.Fatalf("only %d /v1 routes registered: the route listing is broken", seen)
+	}
+}
 
 // refusals returns the smallest sets of permissions whose removal leaves a
 // caller with no set of needs: one permission from each set, deduplicated,
