@@ -32,6 +32,7 @@ type NewWebhook struct {
 	RetrySchedule []string          `json:"retry_schedule"` // checked by parseSchedule (app/retry)
 	Timeout       string            `json:"timeout" validate:"max=20"`
 	RateLimit     float64           `json:"rate_limit" validate:"gte=0,lte=1000"`
+	MaxInFlight   int               `json:"max_in_flight" validate:"gte=0,lte=100"` // 0: DefaultMaxInFlight
 
 	// Source and Active are set by integrations, never decoded from clients.
 	Source string `json:"-"`
@@ -49,6 +50,7 @@ type WebhookPatch struct {
 	RetrySchedule *[]string          `json:"retry_schedule"`
 	Timeout       *string            `json:"timeout"`
 	RateLimit     *float64           `json:"rate_limit" validate:"omitempty,gte=0,lte=1000"`
+	MaxInFlight   *int               `json:"max_in_flight" validate:"omitempty,gte=1,lte=100"`
 	Active        *bool              `json:"active"`
 }
 
@@ -223,15 +225,13 @@ func (s *Service) mayRead(ctx context.Context, p auth.Principal, acct, typ strin
 }
 
 // ownerMayRead reports whether w's owner, as accounts builds the owner's
-// principal now (the same as at fan-out), may read events of type typ. A
-// closed account or a removed user may read nothing.
+// principal (the same as at fan-out, cached for at most OwnerCacheTTL),
+// may read events of type typ. A closed account or a removed user may read
+// nothing.
 func (s *Service) ownerMayRead(ctx context.Context, w Webhook, typ string) (bool, error) {
-	owner, err := s.deps.Accounts.Principal(ctx, w.AccountID, w.OwnerID, auth.ParseCredential(w.Credential), nil)
-	if apperr.IsCode(err, apperr.CodeUnauthorized) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("outbound: owner of %s: %w", w.ID, err)
+	owner, active, err := s.owner(ctx, w)
+	if err != nil || !active {
+		return false, err
 	}
 	return s.mayRead(ctx, owner, w.AccountID, typ)
 }

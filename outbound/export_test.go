@@ -2,8 +2,13 @@ package outbound
 
 import "context"
 
-// SlotsInUse is how many webhooks hold per-webhook slots in this process.
-func SlotsInUse(s *Service) int { return s.slots.inUse() }
+// SlotsInUse is how many webhooks of acct hold in-flight leases now
+// (across every worker process: the leases live in Redis, and a webhook's
+// lease set disappears with its last lease).
+func SlotsInUse(s *Service, acct string) int {
+	keys, _ := s.st.rdb.Keys(context.Background(), s.st.keys.WebhookInFlight(acct, "*")).Result()
+	return len(keys)
+}
 
 // StoredSecret reads a webhook's signing secret as stored and opens it.
 func StoredSecret(ctx context.Context, s *Service, acct, id string) (string, error) {

@@ -1,12 +1,12 @@
 package outbound
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
-	"github.com/hookline/hookline/app/apperr"
-	"github.com/hookline/hookline/app/auth"
 	"github.com/hookline/hookline/app/events"
 	"github.com/hookline/hookline/app/ids"
 )
@@ -17,9 +17,10 @@ import (
 // deliveries it made and enqueues nothing twice. It satisfies events.Emitter.
 //
 // The owner's principal is built by accounts, as for every other caller,
-// once per owner per event: a closed account or a removed user means the
-// event is not delivered; any other error is returned, so the event log's
-// outbox hands the event on again rather than losing it.
+// at most once per owner per event (and reused for OwnerCacheTTL): a closed
+// account or a removed user means the event is not delivered; any other
+// error is returned, so the event log's outbox hands the event on again
+// rather than losing it.
 func (s *Service) Emit(ctx context.Context, ev events.Event) error {
 	subs, err := s.st.subscribers(ctx, ev.AccountID, ev.Type)
 	if err != nil || len(subs) == 0 {
@@ -39,15 +40,11 @@ func (s *Service) Emit(ctx context.Context, ev events.Event) error {
 		if !seen {
 			// The permissions are the owner's own (no limit): a webhook
 			// delivers under its owner, whatever credential created it.
-			p, err := s.deps.Accounts.Principal(ctx, ev.AccountID, w.OwnerID, auth.ParseCredential(w.Credential), nil)
-			switch {
-			case apperr.IsCode(err, apperr.CodeUnauthorized):
-				may = false
-			case err != nil:
-				return fmt.Errorf("outbound: owner of %s: %w", w.ID, err)
-			default:
-				may = p.Has(t.Permission)
+			p, active, err := s.owner(ctx, w)
+			if err != nil {
+				return err
 			}
+			may = active && p.Has(t.Permission)
 			owners[w.OwnerID] = may
 		}
 		if !may {
@@ -60,6 +57,9 @@ func (s *Service) Emit(ctx context.Context, ev events.Event) error {
 	_, err = s.fanOut(ctx, ev, active, false)
 	return err
 }
+
+// enqueueParallel bounds the parallel enqueues of one fan-out.
+const enqueueParallel = 8
 
 func (s *Service) fanOut(ctx context.Context, ev events.Event, ws []Webhook, test bool) ([]Delivery, error) {
 	if len(ws) == 0 {
@@ -79,13 +79,30 @@ func (s *Service) fanOut(ctx context.Context, ev events.Event, ws []Webhook, tes
 	if err != nil {
 		return nil, err
 	}
+	// Asynq has no batch enqueue: the tasks of an event go out on parallel
+	// connections, so fan-out waits about one round trip, not one per webhook.
+	var mu sync.Mutex
+	var first error
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, enqueueParallel)
 	for i, d := range ds {
 		if !created[i] {
 			continue // made by an earlier fan-out of this event; its task exists or the reconciler restores it
 		}
-		if err := s.enqueue(ctx, d, time.Time{}, ""); err != nil {
-			return nil, err
-		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := s.enqueue(ctx, d, time.Time{}, ""); err != nil {
+				mu.Lock()
+				first = cmp.Or(first, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		return nil, first
 	}
 	return ds, nil
 }

@@ -31,6 +31,7 @@ type webhookResponse struct {
 	RetrySchedule       []string          `json:"retry_schedule"`
 	Timeout             string            `json:"timeout"`
 	RateLimit           float64           `json:"rate_limit"`
+	MaxInFlight         int               `json:"max_in_flight"`
 	Active              bool              `json:"active"`
 	DisabledReason      *string           `json:"disabled_reason"`
 	DisabledAt          *time.Time        `json:"disabled_at"`
@@ -81,7 +82,7 @@ func newWebhookResponse(w Webhook, now time.Time) webhookResponse {
 	r := webhookResponse{
 		ID: w.ID, Name: w.Name, URL: redact.URL(w.URL), Method: w.Method, Events: w.Events,
 		Auth: authResponse{Type: w.Auth.Type, Username: w.Auth.Username}, Headers: w.Headers,
-		RetrySchedule: sched, Timeout: formatDuration(w.Timeout), RateLimit: w.RateLimit, Active: w.Active,
+		RetrySchedule: sched, Timeout: formatDuration(w.Timeout), RateLimit: w.RateLimit, MaxInFlight: w.MaxInFlight, Active: w.Active,
 		DisabledAt: httpapi.Time(w.DisabledAt), ConsecutiveFailures: w.ConsecutiveFailures,
 		Source: w.Source, OwnerID: w.OwnerID, CreatedBy: newCreatedBy(w.Credential), CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
 	}

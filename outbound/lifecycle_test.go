@@ -103,7 +103,9 @@ func TestRemoveWebhooksOfCredential_EmptyIDRemovesNothing(t *testing.T) {
 // caller's: once the account is closed, its webhooks get no deliveries.
 func TestEmit_ClosedAccountGetsNoDeliveries(t *testing.T) {
 	t.Parallel()
-	api := apitest.New(t)
+	// Without the owner cache, so the closing bites at the very next event
+	// (with it, within OwnerCacheTTL).
+	api := apitest.New(t, apitest.WithOutbound(func(o *outbound.Options) { o.OwnerCacheTTL = -1 }))
 	a := api.NewAccount("A")
 	ctx := context.Background()
 	rdb, keys, out := api.Server.Redis, api.Server.Keys, api.Server.Outbound

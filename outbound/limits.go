@@ -6,7 +6,6 @@ import (
 	"math"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
@@ -15,60 +14,6 @@ import (
 // MaxTimeout is the longest a webhook's request may take. Webhooks stored
 // with a longer timeout (the old limit was 60 s) are sent with this one.
 const MaxTimeout = 30 * time.Second
-
-// webhookSlots caps one webhook's requests in flight in this process. An
-// entry lives only while the webhook has requests in flight, so the map is
-// bounded by what is running, not by every webhook ever delivered to.
-type webhookSlots struct {
-	mu sync.Mutex
-	n  map[string]int
-}
-
-// acquire takes one of the webhook's max slots; release gives it back.
-func (s *webhookSlots) acquire(id string, max int) (release func(), ok bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.n[id] >= max {
-		return nil, false
-	}
-	s.n[id]++
-	return func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if s.n[id] <= 1 {
-			delete(s.n, id)
-		} else {
-			s.n[id]--
-		}
-	}, true
-}
-
-// inUse is how many webhooks hold slots now.
-func (s *webhookSlots) inUse() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.n)
-}
-
-// acquireAccountSlot takes one of the account's in-flight slots, shared
-// by every worker process, for one attempt to w. The lease outlives the
-// longest the attempt can take, so a worker that dies holding it frees it
-// by expiry; release ends it at once. ok is false at the cap.
-func (s *Service) acquireAccountSlot(ctx context.Context, w Webhook, lease string) (release func(), ok bool, err error) {
-	ttl := min(w.Timeout, MaxTimeout) + 30*time.Second
-	ok, err = s.st.acquireInFlight(ctx, w.AccountID, lease, s.opts.AccountInFlight, ttl)
-	if err != nil || !ok {
-		return nil, false, err
-	}
-	return func() {
-		// The attempt's context may be done (shutdown); the slot still goes back.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if err := s.st.releaseInFlight(rctx, w.AccountID, lease); err != nil {
-			s.opts.Log.Warn("outbound: release in-flight slot; it expires on its own", "account_id", w.AccountID, "err", err)
-		}
-	}, true, nil
-}
 
 // zapierHookRate paces deliveries to one hooks.zapier.com URL under
 // Zapier's limit, so bursts are smoothed rather than refused.

@@ -354,6 +354,6 @@ func TestF27_WebhookSlotsDoNotGrow(t *testing.T) {
 		f.waitStatus(t, id, "webhook.test", "delivered", 10*time.Second)
 	}
 	apitest.WaitFor(t, 5*time.Second, "every slot to be released", func() bool {
-		return outbound.SlotsInUse(f.Server.Outbound) == 0
+		return outbound.SlotsInUse(f.Server.Outbound, f.acct.ID) == 0
 	})
 }

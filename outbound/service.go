@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hookline/hookline/app/accounts"
@@ -39,9 +40,16 @@ type Options struct {
 	MaxPerWebhook int
 	// DisableAfter is the run of failed deliveries that disables a webhook. Zero means 20.
 	DisableAfter int
-	// PerWebhookConcurrency caps one webhook's requests in flight per worker
-	// process, so a slow endpoint cannot take every worker. Zero means 10.
-	PerWebhookConcurrency int
+	// OwnerCacheTTL is how long a webhook owner's principal is reused in
+	// this process (fan-out and attempts), so a removed permission bites
+	// within it. Zero means 1 s; negative means no cache.
+	OwnerCacheTTL time.Duration
+	// Metrics registers the engine's Prometheus series (metrics.go). Nil
+	// counts them without exporting.
+	Metrics prometheus.Registerer
+	// QueueSampleEvery is how often the worker samples the delivery
+	// queue's depth for the metrics. Zero means 5 s.
+	QueueSampleEvery time.Duration
 	// AccountInFlight caps one account's deliveries in flight across every
 	// worker process (a Redis semaphore of expiring leases), so one
 	// tenant's slow or tarpitting endpoints cannot hold the workers every
@@ -89,7 +97,9 @@ type Service struct {
 	opts      Options
 	client    *http.Client
 	limiter   *redis_rate.Limiter
-	slots     webhookSlots
+	owners    ownerCache
+	waiting   waiters
+	metrics   *metrics
 	seal      sealer
 	onRemoved []func(ctx context.Context, w Webhook, why string)
 	bg        background
@@ -121,8 +131,11 @@ func New(rdb redis.UniversalClient, q *asynq.Client, deps Deps, opts Options) *S
 	if opts.DisableAfter == 0 {
 		opts.DisableAfter = 20
 	}
-	if opts.PerWebhookConcurrency == 0 {
-		opts.PerWebhookConcurrency = 10
+	if opts.OwnerCacheTTL == 0 {
+		opts.OwnerCacheTTL = time.Second
+	}
+	if opts.QueueSampleEvery == 0 {
+		opts.QueueSampleEvery = 5 * time.Second
 	}
 	if opts.AccountInFlight == 0 {
 		opts.AccountInFlight = 20
@@ -158,7 +171,7 @@ func New(rdb redis.UniversalClient, q *asynq.Client, deps Deps, opts Options) *S
 	return &Service{
 		st: &webhookStore{rdb: rdb, keys: deps.Keys, seal: seal}, q: q, inspector: asynq.NewInspectorFromRedisClient(rdb),
 		deps: deps, opts: opts, client: opts.Policy.NewClient(), limiter: redis_rate.NewLimiter(rdb),
-		slots: webhookSlots{n: map[string]int{}}, seal: seal,
+		owners: ownerCache{ttl: opts.OwnerCacheTTL}, metrics: newMetrics(opts.Metrics), seal: seal,
 	}
 }
 

@@ -16,9 +16,9 @@ import (
 )
 
 // webhookStore is outbound's Redis layer: webhooks here, deliveries and
-// their attempts in store_deliveries.go, the Lua scripts both use in
-// store_scripts.go. Only these three files issue Redis commands; every key
-// comes from store.Keys.
+// their attempts in store_deliveries.go, in-flight leases in
+// store_leases.go, the other Lua scripts in store_scripts.go. Only these
+// files issue Redis commands; every key comes from store.Keys.
 type webhookStore struct {
 	rdb  redis.UniversalClient
 	keys store.Keys
@@ -74,6 +74,7 @@ func (s *webhookStore) fields(w Webhook, only ...string) ([]any, error) {
 	add("retry_schedule", strings.Join(sched, ","))
 	add("timeout_ms", w.Timeout.Milliseconds())
 	add("rate_limit", strconv.FormatFloat(w.RateLimit, 'f', -1, 64))
+	add("max_in_flight", w.MaxInFlight)
 	add("active", boolStr(w.Active))
 	add("disabled_reason", w.DisabledReason)
 	add("disabled_at", store.MS(w.DisabledAt))
@@ -111,6 +112,9 @@ func webhookFrom(acct string, m map[string]string) Webhook {
 	t, _ := strconv.ParseInt(m["timeout_ms"], 10, 64)
 	w.Timeout = time.Duration(t) * time.Millisecond
 	w.RateLimit, _ = strconv.ParseFloat(m["rate_limit"], 64)
+	if w.MaxInFlight, _ = strconv.Atoi(m["max_in_flight"]); w.MaxInFlight <= 0 {
+		w.MaxInFlight = DefaultMaxInFlight // stored before the setting existed
+	}
 	w.ConsecutiveFailures, _ = strconv.Atoi(m["consecutive_failures"])
 	return w
 }
@@ -213,26 +217,6 @@ func (s *webhookStore) loadRecord(ctx context.Context, key, what, id string) (ma
 	return m, nil
 }
 
-// getMany reads the webhooks with the given ids in one round trip, in that
-// order, skipping any deleted since their index entry was read.
-func (s *webhookStore) getMany(ctx context.Context, acct string, idList []string) ([]Webhook, error) {
-	keys := make([]string, len(idList))
-	for i, id := range idList {
-		keys[i] = s.keys.Webhook(acct, id)
-	}
-	ms, err := store.LoadHashes(ctx, s.rdb, keys)
-	if err != nil {
-		return nil, fmt.Errorf("outbound: load webhooks: %w", err)
-	}
-	out := make([]Webhook, 0, len(ms))
-	for _, m := range ms {
-		if len(m) > 0 {
-			out = append(out, webhookFrom(acct, m))
-		}
-	}
-	return out, nil
-}
-
 // list reads one page of the account's webhooks, newest first.
 func (s *webhookStore) list(ctx context.Context, acct, after string, limit int) ([]Webhook, string, error) {
 	return store.Page(ctx, s.rdb, s.keys.Webhooks(acct), after, limit,
@@ -240,13 +224,20 @@ func (s *webhookStore) list(ctx context.Context, acct, after string, limit int) 
 		func(m map[string]string) Webhook { return webhookFrom(acct, m) })
 }
 
-// subscribers reads every webhook subscribed to typ, active or not.
+// subscribers reads the webhooks subscribed to typ, active or not, with
+// only what fan-out needs (ID, Active, OwnerID, Credential, URL), in one
+// round trip (subscribersScript).
 func (s *webhookStore) subscribers(ctx context.Context, acct, typ string) ([]Webhook, error) {
-	idList, err := s.rdb.SMembers(ctx, s.keys.WebhooksByType(acct, typ)).Result()
+	pre, post := around(s.keys.Webhook(acct, idMark))
+	vals, err := subscribersScript.Run(ctx, s.rdb, []string{s.keys.WebhooksByType(acct, typ)}, pre, post).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("outbound: subscribers of %s: %w", typ, err)
 	}
-	return s.getMany(ctx, acct, idList)
+	out := make([]Webhook, 0, len(vals)/5)
+	for i := 0; i+4 < len(vals); i += 5 {
+		out = append(out, Webhook{ID: vals[i], AccountID: acct, Active: vals[i+1] == "1", OwnerID: vals[i+2], Credential: vals[i+3], URL: vals[i+4]})
+	}
+	return out, nil
 }
 
 // delete removes a webhook and its index entries. Its deliveries stay in

@@ -3,7 +3,6 @@ package outbound
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -32,44 +31,30 @@ func deliveryFrom(acct string, m map[string]string) Delivery {
 }
 
 // createDeliveries writes each pending delivery ds[i] to webhook ws[i]
-// unless it exists (createDeliveryScript), in one round trip, and reports
-// which it created. ttl and max bound the webhook's log, floor is the
+// unless it exists, in one script run (createDeliveriesScript), and
+// reports which it created. Every ds[i] is of the same event, made at the
+// same time (fanOut). ttl and max bound each webhook's log, floor is the
 // oldest delivery id kept.
 func (s *webhookStore) createDeliveries(ctx context.Context, ds []Delivery, ws []Webhook, ttl time.Duration, max int, floor string) ([]bool, error) {
-	created, err := s.createDeliveriesOnce(ctx, ds, ws, ttl, max, floor)
-	if err != nil && strings.Contains(err.Error(), "NOSCRIPT") {
-		// A pipeline cannot fall back from EVALSHA to EVAL by itself: load the
-		// script and run again; the script skips deliveries that exist.
-		if lerr := createDeliveryScript.Load(ctx, s.rdb).Err(); lerr != nil {
-			return nil, fmt.Errorf("outbound: load script: %w", lerr)
-		}
-		created, err = s.createDeliveriesOnce(ctx, ds, ws, ttl, max, floor)
-	}
-	return created, err
-}
-
-func (s *webhookStore) createDeliveriesOnce(ctx context.Context, ds []Delivery, ws []Webhook, ttl time.Duration, max int, floor string) ([]bool, error) {
-	p := s.rdb.Pipeline()
-	cmds := make([]*redis.Cmd, len(ds))
+	d0 := ds[0]
+	dPre, dPost := around(s.keys.Delivery(d0.AccountID, idMark))
+	aPre, aPost := around(s.keys.Attempts(d0.AccountID, idMark))
+	keys := make([]string, 0, 2+2*len(ds))
+	keys = append(keys, s.keys.Due(d0.AccountID), s.keys.EventReceivers(d0.AccountID, d0.EventID))
+	args := make([]any, 0, 13+4*len(ds))
+	args = append(args, int64(ttl.Seconds()), max, "("+floor, store.MS(d0.NextAttemptAt), dPre, dPost, aPre, aPost,
+		d0.EventID, d0.EventType, store.MS(d0.CreatedAt), d0.Gen, boolStr(d0.Test))
 	for i, d := range ds {
-		dPre, dPost := around(s.keys.Delivery(d.AccountID, idMark))
-		aPre, aPost := around(s.keys.Attempts(d.AccountID, idMark))
-		cmds[i] = createDeliveryScript.EvalSha(ctx, p,
-			[]string{s.keys.Delivery(d.AccountID, d.ID), s.keys.DeliveriesByWebhook(d.AccountID, d.WebhookID), s.keys.Due(d.AccountID),
-				s.keys.EventReceivers(d.AccountID, d.EventID)},
-			d.ID, int64(ttl.Seconds()), max, "("+floor, store.MS(d.NextAttemptAt), ws[i].ID+" "+credentialField(ws[i].Credential)+" "+ws[i].OwnerID,
-			dPre, dPost, aPre, aPost,
-			"id", d.ID, "webhook_id", d.WebhookID, "event_id", d.EventID, "event_type", d.EventType, "url", d.URL,
-			"status", d.Status, "attempts", 0, "last_status_code", 0, "last_error", "",
-			"created_at", store.MS(d.CreatedAt), "next_attempt_at", store.MS(d.NextAttemptAt), "gen", d.Gen, "test", boolStr(d.Test))
+		keys = append(keys, s.keys.Delivery(d.AccountID, d.ID), s.keys.DeliveriesByWebhook(d.AccountID, d.WebhookID))
+		args = append(args, d.ID, d.WebhookID, d.URL, ws[i].ID+" "+credentialField(ws[i].Credential)+" "+ws[i].OwnerID)
 	}
-	if _, err := p.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+	res, err := createDeliveriesScript.Run(ctx, s.rdb, keys, args...).Int64Slice()
+	if err != nil {
 		return nil, fmt.Errorf("outbound: create deliveries: %w", err)
 	}
 	created := make([]bool, len(ds))
-	for i, c := range cmds {
-		n, _ := c.Int()
-		created[i] = n == 1
+	for i := range created {
+		created[i] = i < len(res) && res[i] == 1
 	}
 	return created, nil
 }
@@ -154,35 +139,27 @@ func (s *webhookStore) deliveries(ctx context.Context, acct, whk, after string, 
 	return out, cursor, nil
 }
 
-// loadAttempt reads what an attempt needs in one round trip: the delivery
-// and webhook records, plus whatever extra queues on the same pipeline (the
-// event, read by the event log). Empty maps mean absent records.
-func (s *webhookStore) loadAttempt(ctx context.Context, acct, dlv, whk string, extra func(redis.Pipeliner) *redis.SliceCmd) (map[string]string, map[string]string, *redis.SliceCmd, error) {
-	pipe := s.rdb.Pipeline()
-	dc := pipe.HGetAll(ctx, s.keys.Delivery(acct, dlv))
-	wc := pipe.HGetAll(ctx, s.keys.Webhook(acct, whk))
-	ec := extra(pipe)
-	_, _ = pipe.Exec(ctx) // per-command errors are read below
-	if dc.Err() != nil || wc.Err() != nil {
-		return nil, nil, nil, fmt.Errorf("outbound: load delivery %s: %w", dlv, errors.Join(dc.Err(), wc.Err()))
-	}
-	return dc.Val(), wc.Val(), ec, nil
-}
-
 // record stores an attempt's outcome (recordScript) if the delivery is
 // still on generation gen; false means a newer generation took over.
 // The delivery's url becomes the one the attempt was sent to, when it was
-// sent: the log shows where the event actually went.
-func (s *webhookStore) record(ctx context.Context, d Delivery, gen int, att []byte, sentTo string, ttl time.Duration) (bool, error) {
+// sent: the log shows where the event actually went. rel, when not nil,
+// ends the attempt's leases in the same round trip (releaseCall).
+func (s *webhookStore) record(ctx context.Context, d Delivery, gen int, att []byte, sentTo string, ttl time.Duration, rel *scriptCall) (bool, error) {
 	next := store.MS(d.NextAttemptAt)
-	kv := []any{"status", d.Status, "attempts", d.Attempts, "last_status_code", d.LastStatusCode, "last_error", d.LastError,
-		"next_attempt_at", next, "gen", d.Gen}
+	args := []any{gen, att, int64(ttl.Seconds()), next, d.ID, "status", d.Status, "attempts", d.Attempts, "last_status_code", d.LastStatusCode,
+		"last_error", d.LastError, "next_attempt_at", next, "gen", d.Gen}
 	if sentTo != "" {
-		kv = append(kv, "url", sentTo)
+		args = append(args, "url", sentTo)
 	}
-	n, err := recordScript.Run(ctx, s.rdb,
-		[]string{s.keys.Delivery(d.AccountID, d.ID), s.keys.Attempts(d.AccountID, d.ID), s.keys.Due(d.AccountID)},
-		append([]any{gen, att, int64(ttl.Seconds()), next, d.ID}, kv...)...).Int()
+	calls := []*scriptCall{{script: recordScript, args: args,
+		keys: []string{s.keys.Delivery(d.AccountID, d.ID), s.keys.Attempts(d.AccountID, d.ID), s.keys.Due(d.AccountID)}}}
+	if rel != nil {
+		calls = append(calls, rel)
+	}
+	if err := s.pipeScripts(ctx, nil, calls...); err != nil {
+		return false, fmt.Errorf("outbound: record attempt of %s: %w", d.ID, err)
+	}
+	n, err := calls[0].cmd.Int()
 	if err != nil {
 		return false, fmt.Errorf("outbound: record attempt of %s: %w", d.ID, err)
 	}
@@ -240,19 +217,4 @@ func credentialField(c string) string {
 		return "-"
 	}
 	return c
-}
-
-// acquireInFlight takes one of the account's in-flight slots as a lease of
-// length ttl (inFlightAcquireScript); false means the account is at max.
-func (s *webhookStore) acquireInFlight(ctx context.Context, acct, lease string, max int, ttl time.Duration) (bool, error) {
-	n, err := inFlightAcquireScript.Run(ctx, s.rdb, []string{s.keys.InFlight(acct)}, max, ttl.Milliseconds(), lease).Int()
-	if err != nil {
-		return false, fmt.Errorf("outbound: in-flight slot of %s: %w", acct, err)
-	}
-	return n == 1, nil
-}
-
-// releaseInFlight gives a lease back before it expires.
-func (s *webhookStore) releaseInFlight(ctx context.Context, acct, lease string) error {
-	return s.rdb.ZRem(ctx, s.keys.InFlight(acct), lease).Err()
 }

@@ -64,56 +64,71 @@ end
 return out
 `)
 
-// inFlightAcquireScript takes one of an account's in-flight slots, shared
-// by every worker process, as a lease that expires on its own (a worker
-// that dies mid-attempt gives its slot back when the lease ends). Times
-// are Redis's own clock, so workers' clocks need not agree.
-// KEYS[1] the account's InFlight ZSET. ARGV[1] cap, ARGV[2] lease length
-// ms, ARGV[3] lease id.
-// Returns 1 when the lease was taken, 0 when the account is at its cap.
-var inFlightAcquireScript = redis.NewScript(`
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+// createDeliveriesScript creates the pending deliveries of one event to
+// some webhooks, each unless it exists: the record, its entry in the
+// webhook's index (trimmed to the count and age bounds: the records and
+// attempt lists of deliveries trimmed by count are deleted with their
+// index entries; those past the age floor have expired already), the due
+// set, and its receiver under the event, for the loop guard.
+// KEYS[1] due ZSET, KEYS[2] the event's receivers SET, then for each
+// delivery i: KEYS[1+2i] its HASH, KEYS[2+2i] its webhook's deliveries ZSET.
+// ARGV[1] ttl seconds, ARGV[2] max per webhook, ARGV[3] age floor id
+// (exclusive "(" form), ARGV[4] next attempt ms, ARGV[5] and ARGV[6] the
+// Delivery key around an id, ARGV[7] and ARGV[8] the Attempts key around
+// an id (store.Keys builds both; the trimmed keys carry the same account
+// hash tag as KEYS, so the same Cluster slot), ARGV[9] event id, ARGV[10]
+// event type, ARGV[11] created ms, ARGV[12] gen, ARGV[13] test ("1"/"0"),
+// then four per delivery: id, webhook id, url, receiver ("<webhook id>
+// <credential, - when none> <owner id>").
+// Returns one 1 (created) or 0 (existed already) per delivery.
+var createDeliveriesScript = redis.NewScript(`
+local out = {}
+local max = tonumber(ARGV[2])
+for i = 1, (#KEYS - 2) / 2 do
+  local dk, wk, a = KEYS[1 + 2 * i], KEYS[2 + 2 * i], 13 + 4 * (i - 1)
+  local id = ARGV[a + 1]
+  if redis.call('EXISTS', dk) == 1 then
+    out[i] = 0
+  else
+    redis.call('SADD', KEYS[2], ARGV[a + 4])
+    redis.call('EXPIRE', KEYS[2], ARGV[1])
+    redis.call('HSET', dk, 'id', id, 'webhook_id', ARGV[a + 2], 'event_id', ARGV[9], 'event_type', ARGV[10],
+      'url', ARGV[a + 3], 'status', 'pending', 'attempts', 0, 'last_status_code', 0, 'last_error', '',
+      'created_at', ARGV[11], 'next_attempt_at', ARGV[4], 'gen', ARGV[12], 'test', ARGV[13])
+    redis.call('EXPIRE', dk, ARGV[1])
+    redis.call('ZADD', wk, 0, id)
+    for _, old in ipairs(redis.call('ZRANGE', wk, 0, -max - 1)) do
+      redis.call('DEL', ARGV[5] .. old .. ARGV[6], ARGV[7] .. old .. ARGV[8])
+      redis.call('ZREM', KEYS[1], old)
+    end
+    redis.call('ZREMRANGEBYRANK', wk, 0, -max - 1)
+    redis.call('ZREMRANGEBYLEX', wk, '-', ARGV[3])
+    redis.call('ZADD', KEYS[1], ARGV[4], id)
+    out[i] = 1
+  end
 end
-return 1
+return out
 `)
 
-// createDeliveryScript creates a pending delivery unless it exists, indexes
-// it under its webhook (trimmed to the count and age bounds: the records
-// and attempt lists of deliveries trimmed by count are deleted with their
-// index entries; those past the age floor have expired already), marks it
-// due and notes its receiver under the event, for the loop guard.
-// KEYS[1] delivery HASH, KEYS[2] webhook's deliveries ZSET, KEYS[3] due ZSET,
-// KEYS[4] the event's receivers SET.
-// ARGV[1] id, ARGV[2] ttl seconds, ARGV[3] max per webhook, ARGV[4] age floor
-// id (exclusive "(" form), ARGV[5] next attempt ms, ARGV[6] receiver
-// ("<webhook id> <credential, - when none> <owner id>"), ARGV[7] and
-// ARGV[8] the Delivery key around an id, ARGV[9] and ARGV[10] the
-// Attempts key around an id (store.Keys builds both; the trimmed keys
-// carry the same account hash tag as KEYS, so the same Cluster slot),
-// ARGV[11…] field/value pairs.
-// Returns 1 when created, 0 when it already existed.
-var createDeliveryScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('SADD', KEYS[4], ARGV[6])
-redis.call('EXPIRE', KEYS[4], ARGV[2])
-redis.call('HSET', KEYS[1], unpack(ARGV, 11))
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-redis.call('ZADD', KEYS[2], 0, ARGV[1])
-local over = redis.call('ZRANGE', KEYS[2], 0, -tonumber(ARGV[3]) - 1)
-for _, id in ipairs(over) do
-  redis.call('DEL', ARGV[7] .. id .. ARGV[8], ARGV[9] .. id .. ARGV[10])
-  redis.call('ZREM', KEYS[3], id)
+// subscribersScript reads what fan-out needs of the webhooks subscribed to
+// a type, in one call.
+// KEYS[1] the type's WebhooksByType SET. ARGV[1] and ARGV[2] the Webhook
+// key around an id (store.Keys builds it; same account hash tag).
+// Returns five values per existing webhook: id, active, owner_id,
+// credential, url.
+var subscribersScript = redis.NewScript(`
+local out = {}
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local v = redis.call('HMGET', ARGV[1] .. id .. ARGV[2], 'id', 'active', 'owner_id', 'credential', 'url')
+  if v[1] then
+    out[#out + 1] = id
+    out[#out + 1] = v[2] or ''
+    out[#out + 1] = v[3] or ''
+    out[#out + 1] = v[4] or ''
+    out[#out + 1] = v[5] or ''
+  end
 end
-redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -tonumber(ARGV[3]) - 1)
-redis.call('ZREMRANGEBYLEX', KEYS[2], '-', ARGV[4])
-redis.call('ZADD', KEYS[3], ARGV[5], ARGV[1])
-return 1
+return out
 `)
 
 // recordScript stores an attempt's outcome if the delivery is still on the

@@ -44,7 +44,7 @@ func (s *Service) enqueue(ctx context.Context, d Delivery, at time.Time, trigger
 		return fmt.Errorf("outbound: encode task: %w", err)
 	}
 	opts := []asynq.Option{
-		asynq.TaskID(taskID(d.ID, d.Gen)), asynq.Queue(s.opts.Queue), asynq.MaxRetry(0),
+		asynq.TaskID(taskID(d.ID, d.Gen)), asynq.Queue(s.queueOf(d)), asynq.MaxRetry(0),
 		asynq.Timeout(2 * time.Minute),
 	}
 	if !at.IsZero() && at.After(s.opts.Now()) {
@@ -63,12 +63,13 @@ func (s *Service) enqueue(ctx context.Context, d Delivery, at time.Time, trigger
 }
 
 // Jobs is the engine's background work for the worker: the delivery
-// handler on its queue, and the reconciler loop.
+// handler on its queue, the reconciler loop and the queue sampler (metrics).
 func (s *Service) Jobs() jobs.Set {
 	return jobs.Set{
 		Handlers: map[string]asynq.Handler{TypeDeliver: asynq.HandlerFunc(s.handleDeliver)},
 		Queues:   map[string]int{s.opts.Queue: 1},
-		Loops:    []func(context.Context){jobs.Every(s.opts.ReconcileEvery, s.reconcileOnce)},
+		Loops: []func(context.Context){jobs.Every(s.opts.ReconcileEvery, s.reconcileOnce),
+			jobs.Every(s.opts.QueueSampleEvery, s.sampleQueue)},
 	}
 }
 
@@ -91,17 +92,21 @@ func (s *Service) handleDeliver(ctx context.Context, t *asynq.Task) error {
 }
 
 func (s *Service) attempt(ctx context.Context, p deliverPayload) error {
-	// One round trip for the delivery, the webhook and the event.
-	dm, wm, ec, err := s.st.loadAttempt(ctx, p.AccountID, p.DeliveryID, p.WebhookID, func(pipe redis.Pipeliner) *redis.SliceCmd {
+	// One round trip for the delivery, the webhook, the event and the
+	// in-flight leases; one more records the attempt and ends the leases.
+	c := caps{account: s.opts.AccountInFlight, webhook: DefaultMaxInFlight, lease: taskID(p.DeliveryID, p.Gen)}
+	l, err := s.st.loadAttempt(ctx, p.AccountID, p.DeliveryID, p.WebhookID, c, func(pipe redis.Pipeliner) *redis.SliceCmd {
 		return s.deps.Events.QueueEnvelope(ctx, pipe, p.AccountID, p.EventID)
 	})
 	if err != nil {
 		return err
 	}
-	if len(dm) == 0 {
+	h := &hold{acct: p.AccountID, whk: p.WebhookID, lease: c.lease, held: l.lease == 1}
+	defer s.release(ctx, h)
+	if len(l.delivery) == 0 {
 		return nil // expired or never written: nothing to do
 	}
-	d := deliveryFrom(p.AccountID, dm)
+	d := deliveryFrom(p.AccountID, l.delivery)
 	if d.Status != StatusPending || d.Gen != p.Gen {
 		return nil // a stale or duplicate task
 	}
@@ -117,14 +122,17 @@ func (s *Service) attempt(ctx context.Context, p deliverPayload) error {
 	// Attempts that are never sent still get a number and a trigger in the
 	// log; they say nothing about the receiver, so they are final and do
 	// not count toward disabling the webhook (finish with a nil webhook).
+	source := ""
 	unsent := func(class, msg string) error {
 		att := Attempt{Number: d.Attempts + 1, StartedAt: now, ErrorClass: class, Error: msg, Trigger: trigger}
-		return s.finish(ctx, d, att, nil, false)
+		s.metrics.outcome(OutcomeFailed, source)
+		return s.finish(ctx, d, att, nil, false, h)
 	}
-	if len(wm) == 0 {
+	if len(l.webhook) == 0 {
 		return unsent("webhook_deleted", "the webhook was deleted before this attempt")
 	}
-	w := webhookFrom(p.AccountID, wm)
+	w := webhookFrom(p.AccountID, l.webhook)
+	source = w.Source
 	if !w.Active && !d.Test {
 		reason := "the webhook is inactive"
 		if w.DisabledReason != "" {
@@ -132,9 +140,9 @@ func (s *Service) attempt(ctx context.Context, p deliverPayload) error {
 		}
 		return unsent("webhook_inactive", reason)
 	}
-	// Permissions are the owner's as they are now, not at fan-out: a
-	// retry, a redelivery or a test after a permission was removed sends
-	// nothing.
+	// Permissions are the owner's as they are now (within the owner cache's
+	// second), not at fan-out: a retry, a redelivery or a test after a
+	// permission was removed sends nothing.
 	if may, err := s.ownerMayRead(ctx, w, d.EventType); err != nil {
 		return err
 	} else if !may {
@@ -142,28 +150,30 @@ func (s *Service) attempt(ctx context.Context, p deliverPayload) error {
 	}
 
 	// One slow endpoint must not hold every worker, nor one account every
-	// worker of every process: past either cap, the attempt waits without
-	// using one of its tries.
-	release, ok := s.slots.acquire(w.ID, s.opts.PerWebhookConcurrency)
-	if !ok {
-		return s.defer_(ctx, d, 200*time.Millisecond+time.Duration(rand.Int64N(int64(300*time.Millisecond))), p.Trigger)
+	// worker of every process: past either cap, the attempt parks without
+	// using one of its tries, and the next release wakes it.
+	if !h.held && l.lease == 0 {
+		h.held = s.waitLocal(ctx, w, c)
 	}
-	defer release()
-	releaseAcct, ok, err := s.acquireAccountSlot(ctx, w, taskID(d.ID, d.Gen))
-	if err != nil {
-		return err
+	if !h.held {
+		switch got, err := s.park(ctx, d, c, p.Trigger, w.Source); {
+		case err != nil:
+			return err
+		case got == -2:
+			return unsent("webhook_deleted", "the webhook was deleted before this attempt")
+		case got != 1:
+			return nil
+		}
+		h.held = true
 	}
-	if !ok {
-		return s.defer_(ctx, d, 500*time.Millisecond+time.Duration(rand.Int64N(int64(time.Second))), p.Trigger)
-	}
-	defer releaseAcct()
 	if wait, err := s.rateWait(ctx, w); err != nil {
 		return err
 	} else if wait > 0 {
-		return s.defer_(ctx, d, wait, p.Trigger)
+		s.release(ctx, h)
+		return s.deferFor(ctx, d, wait, p.Trigger, w.Source)
 	}
 
-	ev, env, err := s.deps.Events.EnvelopeFrom(ec)
+	ev, env, err := s.deps.Events.EnvelopeFrom(l.event)
 	if apperr.IsCode(err, apperr.CodeNotFound) {
 		return unsent("event_expired", "the event is past retention")
 	}
@@ -175,8 +185,14 @@ func (s *Service) attempt(ctx context.Context, p deliverPayload) error {
 		s.opts.Log.Error("outbound: webhook secrets cannot be opened", "webhook_id", w.ID, "err", err)
 		return unsent(ClassInternal, "the webhook's secrets cannot be opened with the configured keys; rotate its secret or restore the key")
 	}
+	if d.Attempts == 0 && trigger == "schedule" {
+		s.metrics.firstAttempt.Observe(s.opts.Now().Sub(ev.CreatedAt).Seconds())
+	}
 	att, retryAfter, gone := s.send(ctx, w, d, env, ev.Cause.Chain, ev.Cause.Hop)
 	att.Trigger = trigger
+	if att.ErrorClass != ClassInternal {
+		s.metrics.attempt.Observe(float64(att.DurationMS) / 1000)
+	}
 	if gone {
 		if err := s.remove(ctx, w, RemovedByReceiver); err != nil {
 			return err
@@ -184,19 +200,27 @@ func (s *Service) attempt(ctx context.Context, p deliverPayload) error {
 	}
 	d.Attempts++
 	att.Number = d.Attempts
-	ok = att.StatusCode >= 200 && att.StatusCode < 300 && att.ErrorClass == ""
-	if !ok && !gone && d.Attempts <= len(w.RetrySchedule) {
+	ok := att.StatusCode >= 200 && att.StatusCode < 300 && att.ErrorClass == ""
+	switch {
+	case ok:
+		s.metrics.outcome(OutcomeDelivered, w.Source)
+	case gone:
+		s.metrics.outcome(OutcomeGone, w.Source)
+	case d.Attempts <= len(w.RetrySchedule):
+		s.metrics.outcome(OutcomeRetried, w.Source)
 		delay := s.jitter(w.RetrySchedule[d.Attempts-1])
 		if retryAfter > delay {
 			delay = retryAfter
 		}
-		return s.retryLater(ctx, d, att, delay)
+		return s.retryLater(ctx, d, att, delay, h)
+	default:
+		s.metrics.outcome(OutcomeFailed, w.Source)
 	}
 	if att.ErrorClass == ClassInternal {
 		// Hookline could not build the request: nothing about the receiver.
-		return s.finish(ctx, d, att, nil, false)
+		return s.finish(ctx, d, att, nil, false, h)
 	}
-	return s.finish(ctx, d, att, &w, ok)
+	return s.finish(ctx, d, att, &w, ok, h)
 }
 
 // Error classes of attempts whose cause is on Hookline's side or in its
@@ -206,18 +230,6 @@ const (
 	ClassPermissionRevoked = "permission_revoked" // the owner may no longer read the event; not sent
 )
 
-// defer_ moves the delivery to a new generation due after wait, without
-// using one of its tries.
-func (s *Service) defer_(ctx context.Context, d Delivery, wait time.Duration, trigger string) error {
-	next := s.now().Add(wait)
-	ok, err := s.st.reschedule(ctx, d.AccountID, d.ID, d.Gen, d.Gen+1, next)
-	if err != nil || !ok {
-		return err
-	}
-	d.Gen++
-	return s.enqueue(ctx, d, next, trigger)
-}
-
 func (s *Service) jitter(d time.Duration) time.Duration {
 	if s.opts.Jitter <= 0 {
 		return d
@@ -226,13 +238,15 @@ func (s *Service) jitter(d time.Duration) time.Duration {
 	return time.Duration(float64(d) * f)
 }
 
-func (s *Service) retryLater(ctx context.Context, d Delivery, att Attempt, delay time.Duration) error {
+func (s *Service) retryLater(ctx context.Context, d Delivery, att Attempt, delay time.Duration, h *hold) error {
 	gen := d.Gen
 	d.Gen++
 	d.NextAttemptAt = s.now().Add(delay)
 	d.LastStatusCode, d.LastError = att.StatusCode, attemptError(att)
 	raw, _ := json.Marshal(att)
-	ok, err := s.st.record(ctx, d, gen, raw, att.URL, s.opts.Retention)
+	rel := s.take(h)
+	ok, err := s.st.record(ctx, d, gen, raw, att.URL, s.opts.Retention, rel)
+	s.released(h, rel)
 	if err != nil || !ok {
 		return err
 	}
@@ -242,7 +256,7 @@ func (s *Service) retryLater(ctx context.Context, d Delivery, att Attempt, delay
 // finish records the last attempt and the final status. w is nil for
 // attempts that were never sent: those say nothing about the receiver and
 // do not count toward disabling the webhook.
-func (s *Service) finish(ctx context.Context, d Delivery, att Attempt, w *Webhook, ok bool) error {
+func (s *Service) finish(ctx context.Context, d Delivery, att Attempt, w *Webhook, ok bool, h *hold) error {
 	gen := d.Gen
 	d.Status = StatusFailed
 	if ok {
@@ -251,7 +265,9 @@ func (s *Service) finish(ctx context.Context, d Delivery, att Attempt, w *Webhoo
 	d.NextAttemptAt = time.Time{}
 	d.LastStatusCode, d.LastError = att.StatusCode, attemptError(att)
 	raw, _ := json.Marshal(att)
-	stored, err := s.st.record(ctx, d, gen, raw, att.URL, s.opts.Retention)
+	rel := s.take(h)
+	stored, err := s.st.record(ctx, d, gen, raw, att.URL, s.opts.Retention, rel)
+	s.released(h, rel)
 	if err != nil || !stored || w == nil || d.Test {
 		return err
 	}
@@ -261,6 +277,7 @@ func (s *Service) finish(ctx context.Context, d Delivery, att Attempt, w *Webhoo
 	reason := fmt.Sprintf("its last %d deliveries all failed (last error: %s)", s.opts.DisableAfter, d.LastError)
 	disabled, err := s.st.noteOutcome(ctx, d.AccountID, w.ID, ok, s.opts.DisableAfter, s.now(), reason)
 	if disabled {
+		s.metrics.disabled.Inc()
 		s.opts.Log.Warn("outbound: webhook disabled", "webhook_id", w.ID, "account_id", d.AccountID, "reason", reason)
 	}
 	return err

@@ -109,6 +109,10 @@ func (s *Service) updateOnce(ctx context.Context, p auth.Principal, id string, i
 		}
 		changed = append(changed, "rate_limit")
 	}
+	if in.MaxInFlight != nil {
+		w.MaxInFlight = *in.MaxInFlight
+		changed = append(changed, "max_in_flight")
+	}
 	if len(fields) > 0 {
 		return Webhook{}, false, apperr.Invalid(fields...)
 	}

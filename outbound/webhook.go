@@ -64,7 +64,10 @@ type Webhook struct {
 	RetrySchedule []time.Duration
 	Timeout       time.Duration
 	RateLimit     float64 // deliveries per second; 0 is unlimited
-	Active        bool
+	// MaxInFlight caps the webhook's requests in flight across every
+	// worker process (DefaultMaxInFlight unless set).
+	MaxInFlight int
+	Active      bool
 	// DisabledReason says why Hookline turned the webhook off itself.
 	DisabledReason      string
 	DisabledAt          time.Time
@@ -75,6 +78,13 @@ type Webhook struct {
 	CreatedAt           time.Time
 	UpdatedAt           time.Time
 }
+
+// DefaultMaxInFlight is a webhook's max_in_flight unless it sets one;
+// MaxMaxInFlight the most it may set.
+const (
+	DefaultMaxInFlight = 10
+	MaxMaxInFlight     = 100
+)
 
 // Secrets returns the secrets to sign with at t: the current one, and the
 // previous one while its rotation window lasts.

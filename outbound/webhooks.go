@@ -54,11 +54,14 @@ func (s *Service) CreateWebhook(ctx context.Context, p auth.Principal, in NewWeb
 	if in.Source == "" {
 		in.Source = SourceAPI
 	}
+	if in.MaxInFlight == 0 {
+		in.MaxInFlight = DefaultMaxInFlight
+	}
 	now := s.now()
 	w := Webhook{
 		ID: ids.New(ids.Webhook, now), AccountID: p.AccountID, OwnerID: p.UserID, Credential: p.Credential.String(), Source: in.Source,
 		Name: in.Name, URL: in.URL, OriginURL: in.URL, Method: in.Method, Events: evs, Auth: a, Headers: in.Headers,
-		RetrySchedule: sched, Timeout: timeout, RateLimit: in.RateLimit, Active: in.Active,
+		RetrySchedule: sched, Timeout: timeout, RateLimit: in.RateLimit, MaxInFlight: in.MaxInFlight, Active: in.Active,
 		Secret: signing.NewSecret(), CreatedAt: now, UpdatedAt: now,
 	}
 	created, err := s.st.create(ctx, w, s.opts.MaxWebhooks)

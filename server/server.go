@@ -99,6 +99,7 @@ func New(cfg config.Config, rdb redis.UniversalClient, log *slog.Logger, opts Op
 		RetrySchedule:    cfg.RetrySchedule,
 		AccountInFlight:  cfg.Quotas.AccountInFlight,
 		UnsubscribeHosts: cfg.ZapierHookHosts,
+		Metrics:          reg,
 		MaxWebhooks:      cfg.Quotas.Webhooks,
 		Secrets:          cfg.Secrets,
 		Version:          opts.Version,
