@@ -63,6 +63,10 @@ func newSession(t *testing.T) *session {
 		dir = "artifacts"
 	}
 	s = &session{t: t, ctx: ctx, dir: filepath.Join(dir, t.Name())}
+	// Only this run's screenshots: step numbers change as the walk does.
+	if err := os.RemoveAll(s.dir); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.MkdirAll(s.dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +123,7 @@ func (s *session) run(name string, actions ...chromedp.Action[chromedp.Void]) {
 func (s *session) shot(name string) {
 	ctx, cancel := context.WithTimeout(s.ctx, 20*time.Second)
 	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG, as named
 	if err != nil {
 		return
 	}
@@ -187,6 +191,36 @@ func (s *session) eval(expr string) string {
 	return v
 }
 
+// rowIs is a JavaScript test that the Log History row of an event type
+// shows every one of the texts (status, response, attempt count).
+func rowIs(eventType string, texts ...string) string {
+	return fmt.Sprintf(`[...document.querySelectorAll('li.delivery .sum')].some(r => r.innerText.includes(%q) && %s.every(t => r.innerText.includes(t)))`,
+		eventType, jsStrings(texts))
+}
+
+func jsStrings(xs []string) string {
+	q := make([]string, len(xs))
+	for i, x := range xs {
+		q[i] = fmt.Sprintf("%q", x)
+	}
+	return "[" + strings.Join(q, ",") + "]"
+}
+
+// gate holds a scripted receiver answer until opened.
+type gate struct {
+	ch   chan struct{}
+	once sync.Once
+}
+
+func newGate() *gate { return &gate{ch: make(chan struct{})} }
+
+func (g *gate) release() { g.once.Do(func() { close(g.ch) }) }
+
+// open is a step action that releases the held answer.
+func (g *gate) open() chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(context.Context, *chromedp.Target) error { g.release(); return nil })
+}
+
 // markPage leaves a marker that a reload would erase.
 var markPage = void(chromedp.Evaluate[bool](`window.__noReload = true`))
 
@@ -197,7 +231,21 @@ func TestBrowser_WebhooksWalkthrough(t *testing.T) {
 	api := apitest.New(t)
 	api.StartWorker()
 	owner := newOwner(t, api, "owner@example.com")
-	recv := receiver.New(t, receiver.Reply{Status: 200, Body: "ok"}, receiver.Reply{Status: 500, Body: "boom"}, receiver.Reply{Status: 200, Body: "ok again"})
+	// The receiver answers webhook.test, then fails customer.created twice
+	// (its first attempt and its one retry) and once more when "Retry
+	// failed" sends it again; then it is fixed. Attempts 2 to 4 are held
+	// until the test releases them, so that the browser sees each pending
+	// state before its outcome, and each outcome arrive without a reload.
+	hold2, hold3, hold4 := newGate(), newGate(), newGate()
+	recv := receiver.New(t,
+		receiver.Reply{Status: 200, Body: "ok"},
+		receiver.Reply{Status: 500, Body: "boom"},
+		receiver.Reply{Status: 500, Body: "boom", Hold: hold2.ch},
+		receiver.Reply{Status: 500, Body: "still broken", Hold: hold3.ch},
+		receiver.Reply{Status: 200, Body: "ok again", Hold: hold4.ch})
+	// Registered after the receiver's own cleanup, so it runs first: a
+	// failed test never leaves Close waiting on a held request.
+	t.Cleanup(func() { hold2.release(); hold3.release(); hold4.release() })
 	base := api.URL()
 	s := newSession(t)
 
@@ -226,6 +274,9 @@ func TestBrowser_WebhooksWalkthrough(t *testing.T) {
 		click(`input[name=auth_type][value=basic]`),
 		fill(`#auth_username`, "hook"), fill(`#auth_password`, "s3cret-pass"),
 		click(`input[value="customer.created"]`),
+		// One retry, 2 s after the first attempt: the customer.created
+		// delivery is pending with its next try, then failed.
+		fill(`#retry_schedule`, "2s"), fill(`#timeout`, "30s"),
 		click(`main button.primary`),
 		visible(`#secret`))
 	secret = s.value(`#secret`)
@@ -261,35 +312,95 @@ func TestBrowser_WebhooksWalkthrough(t *testing.T) {
 		waitText("Log History"))
 	whID = s.eval(`location.pathname.split('/').pop()`)
 
+	// A customer created through the API: the receiver answers 500.
 	api.Do("POST", "/v1/customers", owner.RawKey, map[string]any{"name": "Ann", "email": "ann@example.com"}).Want(201)
 	s.run("failed-delivery-pending-live",
 		markPage,
-		waitText("next try"),
-		waitJS(`document.querySelector('#log').innerText.includes('customer.created')`),
+		waitJS(rowIs("customer.created", "Pending", "next try", "Response 500", "1 attempt(s)")),
 		waitJS(notReloaded))
 
 	s.run("filter-in-url-survives-reload",
 		chromedp.Navigate(base+"/webhooks/"+whID+"?status=pending"),
 		chromedp.Reload(),
-		waitJS(`document.querySelector('#f-status').value === 'pending' && document.querySelectorAll('li.delivery').length === 1`))
+		waitJS(`document.querySelector('#f-status').value === 'pending' && document.querySelectorAll('li.delivery').length === 1`),
+		waitJS(rowIs("customer.created", "Pending", "next try")))
+	dlv := strings.TrimPrefix(s.eval(`document.querySelector('li.delivery').id`), "dlv-")
+	if !strings.HasPrefix(dlv, "dlv_") {
+		t.Fatalf("delivery row id: got %q", dlv)
+	}
+	more := "#more-" + dlv
 
 	s.run("expand-payload-and-attempt",
-		click(`li.delivery details.more > summary`),
-		click(`details.attempt > summary`),
-		waitJS(`document.querySelector('details.more').innerText.includes('"customer.created"')`),
-		waitJS(`document.querySelector('details.attempt').innerText.includes('500') && document.querySelector('details.attempt').innerText.includes('boom')`),
+		click(more+` > summary`),
+		click(more+` details.attempt > summary`),
+		waitJS(fmt.Sprintf(`document.querySelector(%q).innerText.includes('"customer.created"')`, more)),
+		waitJS(fmt.Sprintf(`(a => a.innerText.includes('Attempt 1') && a.innerText.includes('500') && a.innerText.includes('boom'))(document.querySelector(%q))`, more+" details.attempt")),
 		waitJS(`[...document.querySelectorAll('details.attempt tr')].some(r => /authorization/i.test(r.innerText) && r.innerText.includes('[redacted]'))`),
-		waitJS(`!document.body.innerText.includes('s3cret-pass')`))
+		waitJS(`!document.body.innerText.includes('s3cret-pass')`),
+		// Pending: Redeliver is refused, with the reason.
+		waitJS(fmt.Sprintf(`document.querySelector(%q).disabled && document.querySelector(%q).innerText.includes('pending')`, more+" form.inline button", "#why-"+dlv)))
 
-	s.run("redeliver-attempt-2-live",
-		chromedp.Navigate(base+"/webhooks/"+whID+"?status=delivered"),
-		click(`li.delivery details.more > summary`),
-		click(`li.delivery form.inline button`),
+	// The retry (attempt 2) fails too: the delivery ends failed, live.
+	s.run("retry-fails-live",
+		chromedp.Navigate(base+"/webhooks/"+whID),
+		waitJS(`!!document.querySelector('#live[aria-checked=true]')`),
+		waitJS(rowIs("customer.created", "Pending")),
+		markPage,
+		hold2.open(),
+		waitJS(rowIs("customer.created", "Failed", "Response 500", "2 attempt(s)")),
+		waitJS(notReloaded))
+	if n := recv.Count(); n != 3 {
+		t.Fatalf("receiver got %d requests after the retry, want 3", n)
+	}
+
+	// "Retry failed…": the count is shown first, then confirmed. The
+	// receiver is still broken, so attempt 3 fails as well.
+	s.run("retry-failed-count",
+		click(`details.retry > summary`),
+		visible(`#r-since`),
+		click(`#retry-count-btn`),
+		waitJS(`!!document.querySelector('#retry-count') && document.querySelector('#retry-count').innerText.includes('1 failed delivery')`))
+	s.run("retry-failed-confirmed",
+		click(`#retry-confirm`),
+		waitText("1 delivery scheduled again"))
+	s.run("retry-failed-fails-again-live",
+		click(fmt.Sprintf(`main a.button[href="/webhooks/%s"]`, whID)),
+		waitJS(fmt.Sprintf(`location.pathname === "/webhooks/%s" && document.readyState === "complete" && !!document.querySelector('#log')`, whID)),
+		waitJS(rowIs("customer.created", "Pending", "2 attempt(s)")),
+		markPage,
+		hold3.open(),
+		waitJS(rowIs("customer.created", "Failed", "3 attempt(s)")),
+		waitJS(notReloaded))
+	if n := recv.Count(); n != 4 {
+		t.Fatalf("receiver got %d requests after Retry failed, want 4", n)
+	}
+
+	// The receiver is fixed (its next answer is 200); Redeliver on the
+	// failed row sends attempt 4, delivered without a reload.
+	s.run("receiver-fixed-redeliver-live",
+		chromedp.Navigate(base+"/webhooks/"+whID+"?status=failed"),
+		waitJS(`document.querySelectorAll('li.delivery').length === 1`),
+		click(more+` > summary`),
+		click(more+` form.inline button:not([disabled])`),
 		// Redeliver answers with the unfiltered, live log.
 		waitJS(`location.search === "" && document.readyState === "complete" && !!document.querySelector('#log')`),
+		waitJS(rowIs("customer.created", "Pending", "3 attempt(s)")),
 		markPage,
-		waitJS(`[...document.querySelectorAll('li.delivery .sum')].some(r => r.innerText.includes('webhook.test') && r.innerText.includes('2 attempt(s)') && r.innerText.includes('Delivered'))`),
+		hold4.open(),
+		waitJS(rowIs("customer.created", "Delivered", "Response 200", "4 attempt(s)")),
 		waitJS(notReloaded))
+	reqs = recv.Requests()
+	if len(reqs) != 5 {
+		t.Fatalf("receiver got %d requests, want 5", len(reqs))
+	}
+	for i, r := range reqs[1:] {
+		if !strings.Contains(string(r.Body), `"customer.created"`) {
+			t.Fatalf("request %d is not customer.created: %s", i+2, r.Body)
+		}
+		if u, p, ok := (&http.Request{Header: r.Header}).BasicAuth(); !ok || u != "hook" || p != "s3cret-pass" {
+			t.Fatalf("request %d: basic auth not sent", i+2)
+		}
+	}
 
 	var rotated string
 	s.run("rotate-secret",
