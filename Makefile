@@ -33,6 +33,7 @@ help:
 	@echo "make test        go vet, then go test -race on every package, then test-zapier (needs redis-server, node; installs them as root)"
 	@echo "make test-zapier the Zapier CLI app's Jest tests against a live server built from this tree (npm ci first)"
 	@echo "make bench       run the benchmarks (BENCH=regexp BENCHTIME=2s PKGS=./app/...)"
+	@echo "make soak        the durability soak (SCENARIO=worker-crash|api-crash|redis-everysec|redis-always|receiver-chaos DURATION=10m RATE=500)"
 	@echo "make fmt         gofmt every Go file"
 	@echo "make vet         go vet ./..."
 	@echo "make clean       remove bin/ and test outputs"
@@ -76,6 +77,18 @@ ifeq ($(BENCH)$(BENCHTIME)$(PKGS),../...)
 else
 	$(GO) test -run '^$$' -bench '$(BENCH)' $(BENCHFLAGS) -count=$(BENCHCOUNT) $(if $(BENCHTIME),-benchtime=$(BENCHTIME)) $(PKGS)
 endif
+
+# The durability soak (cmd/soak, RELIABILITY.md): Redis with AOF, two API
+# and three worker processes built from this tree, a publisher and a
+# scripted receiver, with one scenario's faults; non-zero when the promise
+# breaks. Not part of `make test`. The defaults are a quick run; the
+# recorded runs use DURATION=10m RATE=500.
+SCENARIO ?= worker-crash
+DURATION ?= 1m
+RATE     ?= 100
+SOAKFLAGS ?=
+soak: need-redis build
+	$(GO) run ./cmd/soak -scenario $(SCENARIO) -duration $(DURATION) -rate $(RATE) -bin $(abspath $(BIN)) $(SOAKFLAGS)
 
 fmt:
 	gofmt -s -w $$(find . -name '*.go' -not -path './.git/*' -not -path '*/node_modules/*')

@@ -147,3 +147,47 @@ func TestEventLog_F16_TrimDeletesRecords(t *testing.T) {
 		t.Fatalf("%d event records kept after 20 events with HOOKLINE_EVENT_MAX=5, want 5", n)
 	}
 }
+
+// A publish retried with the same Idempotency-Key after the first try
+// recorded its event but never stored its answer (the process died, or
+// Redis went away before the answer was kept) answers with the first event
+// instead of making a second one the receivers could not dedupe. Found by
+// the api-crash and redis-always soak scenarios (RELIABILITY.md).
+func TestPublish_RetryAfterLostAnswerIsTheSameEvent(t *testing.T) {
+	t.Parallel()
+	api := apitest.New(t)
+	a := api.NewAccount("A")
+	api.Do("POST", "/v1/event-types", a.Key, map[string]any{"name": "job.completed", "description": "d"}).Want(201)
+	body := map[string]any{"type": "job.completed", "data": map[string]any{"n": 1}}
+	first := api.Do("POST", "/v1/events", a.Key, body, "Idempotency-Key", "pub-1").Want(202).Str("id")
+
+	// The answer is lost: no idempotency record, as after a crash.
+	ctx := context.Background()
+	rdb := api.Server.Redis
+	iter := rdb.Scan(ctx, 0, "hl:{"+a.ID+"}:idem:*", 100).Iterator()
+	n := 0
+	for iter.Next(ctx) {
+		if err := rdb.Del(ctx, iter.Val()).Err(); err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if n != 1 {
+		t.Fatalf("deleted %d idempotency records, want the 1 of the publish", n)
+	}
+	again := api.Do("POST", "/v1/events", a.Key, body, "Idempotency-Key", "pub-1").Want(202).Str("id")
+	if again != first {
+		t.Fatalf("the retry made event %s, want the first one %s", again, first)
+	}
+	var page eventPage
+	api.Do("GET", "/v1/events?type=job.completed", a.Key, nil).Want(200).JSON(&page)
+	if len(page.Data) != 1 {
+		t.Fatalf("%d events after the retry, want 1", len(page.Data))
+	}
+	// Without a key, two publishes are two events, as before.
+	api.Do("POST", "/v1/events", a.Key, body).Want(202)
+	api.Do("GET", "/v1/events?type=job.completed", a.Key, nil).Want(200).JSON(&page)
+	if len(page.Data) != 2 {
+		t.Fatalf("%d events, want 2", len(page.Data))
+	}
+}

@@ -6,7 +6,18 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+
+	"github.com/hookline/hookline/app/jobs"
 )
+
+// RecoverEvery is how often each worker looks for delivery attempts that
+// Asynq holds but nobody will finish (outbound.Service.Recover): tasks of a
+// killed worker, whose lease went unrenewed for 15 s, and archived ones. A
+// pass costs one ZRANGEBYSCORE and one archive read per delivery queue.
+// With it, an attempt interrupted by a worker crash is resumed 15–18 s
+// later, one interrupted by a Redis outage within this interval of Redis's
+// return (RELIABILITY.md).
+const RecoverEvery = 2 * time.Second
 
 // Worker runs the Asynq task server and the background loops of every
 // package that has them.
@@ -26,7 +37,8 @@ func (s *Server) Worker() *Worker {
 	for typ, h := range set.Handlers {
 		mux.Handle(typ, h)
 	}
-	w := &Worker{mux: mux, loops: set.Loops}
+	loops := append(set.Loops, jobs.Every(RecoverEvery, s.Outbound.RecoverOnce))
+	w := &Worker{mux: mux, loops: loops}
 	srv := asynq.NewServerFromRedisClient(s.Redis, asynq.Config{
 		Concurrency: 50,
 		Queues:      set.Queues,

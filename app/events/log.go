@@ -100,9 +100,12 @@ func (l *Log) New(acct, typ string, data json.RawMessage, cause Cause) Event {
 
 // Record stores ev in the log without forwarding it, for events that go to
 // one subscription only (webhook tests).
-func (l *Log) Record(ctx context.Context, ev Event) error { return l.record(ctx, ev, false) }
+func (l *Log) Record(ctx context.Context, ev Event) error { return l.record(ctx, ev, false, "") }
 
-func (l *Log) record(ctx context.Context, ev Event, outbox bool) error {
+// record stores ev; with outbox it also enters the account's outbox, and
+// with a scope it maps that idempotency scope to ev, all in one
+// transaction.
+func (l *Log) record(ctx context.Context, ev Event, outbox bool, scope string) error {
 	c := ev.Cause
 	raw, err := json.Marshal(ev)
 	if err != nil {
@@ -136,6 +139,9 @@ func (l *Log) record(ctx context.Context, ev Event, outbox bool) error {
 		if outbox {
 			p.ZAdd(ctx, l.keys.Outbox(ev.AccountID), redis.Z{Score: float64(ev.CreatedAt.UnixMilli()), Member: ev.ID})
 		}
+		if scope != "" {
+			p.Set(ctx, l.keys.PublishedBy(ev.AccountID, scope), ev.ID, publishedTTL)
+		}
 		return nil
 	})
 	if err != nil {
@@ -143,6 +149,10 @@ func (l *Log) record(ctx context.Context, ev Event, outbox bool) error {
 	}
 	return nil
 }
+
+// publishedTTL is how long a publish's idempotency scope answers with its
+// event: as long as idempotency records are kept.
+const publishedTTL = 24 * time.Hour
 
 // trimScript bounds the account's event index by count and age and deletes
 // the events it trims (their record and receivers set), so the count bound

@@ -38,9 +38,11 @@ func (l *Log) next() []Emitter {
 // to the drain, and the caller never answers "failed" for an event that
 // will be delivered (a client retrying that answer would make a second
 // event).
-func (l *Log) Emit(ctx context.Context, ev Event) error {
+func (l *Log) Emit(ctx context.Context, ev Event) error { return l.emit(ctx, ev, "") }
+
+func (l *Log) emit(ctx context.Context, ev Event, scope string) error {
 	es := l.next()
-	if err := l.record(ctx, ev, len(es) > 0); err != nil {
+	if err := l.record(ctx, ev, len(es) > 0, scope); err != nil {
 		return err
 	}
 	if len(es) == 0 {

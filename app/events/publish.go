@@ -3,11 +3,15 @@ package events
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/hookline/hookline/app/apperr"
 	"github.com/hookline/hookline/app/auth"
+	"github.com/hookline/hookline/app/idempotency"
 	"github.com/hookline/hookline/app/perm"
+	"github.com/redis/go-redis/v9"
 )
 
 // Guard sets the WriteGuard every core write asks first (the loop guard).
@@ -59,8 +63,23 @@ func (l *Log) Publish(ctx context.Context, p auth.Principal, typ string, data js
 	if len(fields) > 0 {
 		return Event{}, apperr.Invalid(fields...)
 	}
+	// With an Idempotency-Key, a retry after a crash between recording and
+	// answering finds the event the first try recorded, and answers with it
+	// instead of making a second one that receivers could not dedupe.
+	scope, _ := idempotency.Scope(ctx)
+	if scope != "" {
+		id, err := l.rdb.Get(ctx, l.keys.PublishedBy(p.AccountID, scope)).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return Event{}, fmt.Errorf("events: read publish scope: %w", err)
+		}
+		if id != "" {
+			if ev, err := l.Get(ctx, p.AccountID, id); err == nil {
+				return ev, nil
+			}
+		}
+	}
 	ev := l.New(p.AccountID, typ, data, cause)
-	if err := l.Emit(ctx, ev); err != nil {
+	if err := l.emit(ctx, ev, scope); err != nil {
 		return Event{}, err
 	}
 	return ev, nil

@@ -18,6 +18,18 @@ type localKey int
 
 const localReplayAs localKey = 0
 
+type scopeKey struct{}
+
+// Scope returns the idempotency scope of the request ctx belongs to (a
+// hash of the caller's credential and Idempotency-Key), or false when the
+// request sent none. A write that must happen at most once per key across
+// crashes (publishing an event) records it beside the write, in the same
+// transaction, so a retry after a crash finds what the first try wrote.
+func Scope(ctx context.Context) (string, bool) {
+	s, ok := ctx.Value(scopeKey{}).(string)
+	return s, ok && s != ""
+}
+
 // ReplayAs sets what a replay of this request answers instead of the
 // response sent now: a handler whose response carries a secret shown once
 // (a raw API key, a signing secret, a token) passes the same resource
@@ -68,6 +80,8 @@ func (s *Store) Middleware(principal func(*fiber.Ctx) auth.Principal) fiber.Hand
 			return c.Status(r.Status).Send(r.Body)
 		}
 
+		scope := scopeHash(p.Credential.String(), key)
+		c.SetUserContext(context.WithValue(ctx, scopeKey{}, scope))
 		// A panic below must not hold the key until the lease runs out.
 		defer func() {
 			if r := recover(); r != nil {

