@@ -3,6 +3,7 @@ package outbound
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
@@ -74,19 +75,28 @@ func (m *metrics) outcome(outcome, source string) {
 // pending task from Asynq's inspector, once per call (Jobs runs it every
 // Options.QueueSampleEvery), never per scrape.
 func (s *Service) sampleQueue(ctx context.Context) {
-	info, err := s.inspector.GetQueueInfo(s.opts.Queue)
-	if errors.Is(err, asynq.ErrQueueNotFound) {
-		info, err = &asynq.QueueInfo{}, nil
+	counts := map[string]int{}
+	var oldest time.Duration
+	for _, q := range s.queues() {
+		info, err := s.inspector.GetQueueInfo(q)
+		if errors.Is(err, asynq.ErrQueueNotFound) {
+			continue
+		}
+		if err != nil {
+			s.opts.Log.Warn("outbound: sample the delivery queue", "queue", q, "err", err)
+			return
+		}
+		counts["pending"] += info.Pending
+		counts["active"] += info.Active
+		counts["scheduled"] += info.Scheduled
+		counts["retry"] += info.Retry
+		counts["archived"] += info.Archived
+		oldest = max(oldest, info.Latency)
 	}
-	if err != nil {
-		s.opts.Log.Warn("outbound: sample the delivery queue", "err", err)
-		return
+	for _, state := range []string{"pending", "active", "scheduled", "retry", "archived"} {
+		s.metrics.queueTasks.WithLabelValues(state).Set(float64(counts[state]))
 	}
-	for state, n := range map[string]int{"pending": info.Pending, "active": info.Active, "scheduled": info.Scheduled,
-		"retry": info.Retry, "archived": info.Archived} {
-		s.metrics.queueTasks.WithLabelValues(state).Set(float64(n))
-	}
-	s.metrics.oldestPending.Set(info.Latency.Seconds())
+	s.metrics.oldestPending.Set(oldest.Seconds())
 }
 
 // SampleQueue samples the delivery queue now (tests; the worker's loop

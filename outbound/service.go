@@ -69,9 +69,13 @@ type Options struct {
 	UnsubscribeHosts []string
 	// RotationOverlap is how long an old secret keeps signing. Zero means 24 h.
 	RotationOverlap time.Duration
+	// QueueShards spreads delivery tasks over this many queues, each with
+	// its own Cluster hash slot, accounts mapped to shards by hash
+	// (QueueFor). Zero or one means the single queue Queue.
+	QueueShards int
 	// ReconcileEvery is how often pending deliveries are checked for lost
 	// tasks; ReconcileGrace how late one must be to be checked. Zero means
-	// 30 s and 2 min.
+	// 5 s and 15 s (HOOKLINE_RECONCILE_EVERY, HOOKLINE_RECONCILE_GRACE).
 	ReconcileEvery, ReconcileGrace time.Duration
 	// Jitter spreads retries by ± this fraction. Zero means 0.1; negative none.
 	Jitter float64
@@ -150,10 +154,10 @@ func New(rdb redis.UniversalClient, q *asynq.Client, deps Deps, opts Options) *S
 		opts.RotationOverlap = 24 * time.Hour
 	}
 	if opts.ReconcileEvery == 0 {
-		opts.ReconcileEvery = 30 * time.Second
+		opts.ReconcileEvery = 5 * time.Second
 	}
 	if opts.ReconcileGrace == 0 {
-		opts.ReconcileGrace = 2 * time.Minute
+		opts.ReconcileGrace = 15 * time.Second
 	}
 	if opts.Jitter == 0 {
 		opts.Jitter = 0.1

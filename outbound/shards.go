@@ -53,9 +53,24 @@ func ShardQueues(shards int) []string {
 	return out
 }
 
-// queueOf is the queue holding d's task. Until enqueue shards by account
-// (QueueFor), it is Options.Queue.
-func (s *Service) queueOf(d Delivery) string { return s.opts.Queue }
+// queueOf is the queue holding d's task: Options.Queue, or with
+// Options.QueueShards > 1 the account's shard (QueueFor), so an account's
+// tasks stay in one queue and the queues spread over a Cluster's masters.
+func (s *Service) queueOf(d Delivery) string {
+	if s.opts.QueueShards <= 1 {
+		return s.opts.Queue
+	}
+	return QueueFor(d.AccountID, s.opts.QueueShards)
+}
+
+// queues are every queue delivery tasks may be in, for the worker and the
+// samplers.
+func (s *Service) queues() []string {
+	if s.opts.QueueShards <= 1 {
+		return []string{s.opts.Queue}
+	}
+	return ShardQueues(s.opts.QueueShards)
+}
 
 // crc16 is CRC-16/XMODEM, the checksum Redis Cluster maps keys to slots with.
 func crc16(b []byte) uint16 {

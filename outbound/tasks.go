@@ -67,7 +67,7 @@ func (s *Service) enqueue(ctx context.Context, d Delivery, at time.Time, trigger
 func (s *Service) Jobs() jobs.Set {
 	return jobs.Set{
 		Handlers: map[string]asynq.Handler{TypeDeliver: asynq.HandlerFunc(s.handleDeliver)},
-		Queues:   map[string]int{s.opts.Queue: 1},
+		Queues:   queueMap(s.queues()),
 		Loops: []func(context.Context){jobs.Every(s.opts.ReconcileEvery, s.reconcileOnce),
 			jobs.Every(s.opts.QueueSampleEvery, s.sampleQueue)},
 	}
@@ -291,4 +291,13 @@ func attemptError(a Attempt) string {
 		return "HTTP " + strconv.Itoa(a.StatusCode)
 	}
 	return ""
+}
+
+// queueMap gives every queue the same priority.
+func queueMap(names []string) map[string]int {
+	m := make(map[string]int, len(names))
+	for _, n := range names {
+		m[n] = 1
+	}
+	return m
 }

@@ -167,6 +167,22 @@ func fill(sel, text string) chromedp.Action[chromedp.Void] {
 
 func click(sel string) chromedp.Action[chromedp.Void] { return chromedp.Click(chromedp.CSS(sel)) }
 
+// liveClick clicks an element inside the Log History, which a live refresh
+// replaces every 2 s: when the refresh removes the node between finding it
+// and clicking it, the click fails before anything is sent, and is tried
+// again on the new node.
+func liveClick(sel string) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		var err error
+		for i := 0; i < 5; i++ {
+			if _, err = click(sel)(ctx, t); err == nil || ctx.Err() != nil {
+				break
+			}
+		}
+		return chromedp.Void{}, err
+	}
+}
+
 func visible(sel string) chromedp.Action[chromedp.Void] {
 	return chromedp.WaitVisible(chromedp.CSS(sel))
 }
@@ -331,23 +347,40 @@ func TestBrowser_WebhooksWalkthrough(t *testing.T) {
 	more := "#more-" + dlv
 
 	s.run("expand-payload-and-attempt",
-		click(more+` > summary`),
-		click(more+` details.attempt > summary`),
+		liveClick(more+` > summary`),
+		liveClick(more+` details.attempt > summary`),
 		waitJS(fmt.Sprintf(`document.querySelector(%q).innerText.includes('"customer.created"')`, more)),
 		waitJS(fmt.Sprintf(`(a => a.innerText.includes('Attempt 1') && a.innerText.includes('500') && a.innerText.includes('boom'))(document.querySelector(%q))`, more+" details.attempt")),
 		waitJS(`[...document.querySelectorAll('details.attempt tr')].some(r => /authorization/i.test(r.innerText) && r.innerText.includes('[redacted]'))`),
 		waitJS(`!document.body.innerText.includes('s3cret-pass')`),
+		// The status is shown once, not again as the attempt's error.
+		waitJS(fmt.Sprintf(`(t => t.includes('HTTP 500') && !t.includes('HTTP 500 · HTTP 500'))(document.querySelector(%q).innerText)`, more+" details.attempt > summary")),
 		// Pending: Redeliver is refused, with the reason.
 		waitJS(fmt.Sprintf(`document.querySelector(%q).disabled && document.querySelector(%q).innerText.includes('pending')`, more+" form.inline button", "#why-"+dlv)))
 
-	// The retry (attempt 2) fails too: the delivery ends failed, live.
-	s.run("retry-fails-live",
+	// The retry (attempt 2) fails too: the delivery ends failed, live. The
+	// user watches it with the row and its first attempt open: they stay
+	// open across the refreshes, and the details refresh with the row, so
+	// attempt 2 shows and Redeliver becomes possible without a reload.
+	moreNow := fmt.Sprintf(`document.querySelector(%q)`, more)
+	s.run("opened-row-stays-open-live",
 		chromedp.Navigate(base+"/webhooks/"+whID),
 		waitJS(`!!document.querySelector('#live[aria-checked=true]')`),
 		waitJS(rowIs("customer.created", "Pending")),
 		markPage,
+		liveClick(more+` > summary`),
+		liveClick(more+` details.attempt > summary`),
+		waitJS(fmt.Sprintf(`(d => d.open && d.querySelector('details.attempt').open)(%s)`, moreNow)),
+		void(chromedp.Evaluate[bool](fmt.Sprintf(`(window.__oldMore = %s, true)`, moreNow))),
+		// A refresh replaced the details (nothing is kept as it was), and
+		// they are open again.
+		waitJS(fmt.Sprintf(`(d => d !== window.__oldMore && d.open && d.querySelector('details.attempt').open)(%s)`, moreNow)),
+		waitJS(fmt.Sprintf(`%s.querySelector('form.inline button').disabled`, moreNow)),
+		waitJS(notReloaded))
+	s.run("retry-fails-live",
 		hold2.open(),
 		waitJS(rowIs("customer.created", "Failed", "Response 500", "2 attempt(s)")),
+		waitJS(fmt.Sprintf(`(d => d.open && d.querySelector('details.attempt').open && d.innerText.includes('Attempt 2') && !d.querySelector('form.inline button').disabled && !document.querySelector(%q))(%s)`, "#why-"+dlv, moreNow)),
 		waitJS(notReloaded))
 	if n := recv.Count(); n != 3 {
 		t.Fatalf("receiver got %d requests after the retry, want 3", n)
@@ -380,8 +413,8 @@ func TestBrowser_WebhooksWalkthrough(t *testing.T) {
 	s.run("receiver-fixed-redeliver-live",
 		chromedp.Navigate(base+"/webhooks/"+whID+"?status=failed"),
 		waitJS(`document.querySelectorAll('li.delivery').length === 1`),
-		click(more+` > summary`),
-		click(more+` form.inline button:not([disabled])`),
+		liveClick(more+` > summary`),
+		liveClick(more+` form.inline button:not([disabled])`),
 		// Redeliver answers with the unfiltered, live log.
 		waitJS(`location.search === "" && document.readyState === "complete" && !!document.querySelector('#log')`),
 		waitJS(rowIs("customer.created", "Pending", "3 attempt(s)")),

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -49,6 +50,15 @@ func redeliverBlock(d outbound.Delivery) string {
 		return "pending: its next attempt is already scheduled"
 	}
 	return ""
+}
+
+// attemptError is an attempt's error for its heading, "" when it only
+// repeats the HTTP status the heading already shows ("HTTP 500").
+func attemptError(a outbound.Attempt) string {
+	if a.StatusCode != 0 && strings.TrimSpace(a.Error) == "HTTP "+strconv.Itoa(a.StatusCode) {
+		return ""
+	}
+	return a.Error
 }
 
 func (d *Dashboard) webhook(c *fiber.Ctx) error {

@@ -45,10 +45,11 @@ var funcs = template.FuncMap{
 		}
 		return false
 	},
-	"str":     func(b []byte) string { return string(b) },
-	"pretty":  pretty,
-	"blocked": redeliverBlock,
-	"list":    func(xs ...string) []string { return xs },
+	"str":        func(b []byte) string { return string(b) },
+	"pretty":     pretty,
+	"blocked":    redeliverBlock,
+	"attemptErr": attemptError,
+	"list":       func(xs ...string) []string { return xs },
 	"dctx": func(csrf string, dd outbound.DeliveryDetail) detailCtx {
 		return detailCtx{DeliveryDetail: dd, CSRF: csrf}
 	},

@@ -68,6 +68,14 @@ type Config struct {
 
 	Quotas Quotas
 
+	// QueueShards spreads delivery work over this many Asynq queues, each
+	// in its own Cluster hash slot (accounts mapped to shards by hash).
+	QueueShards int // HOOKLINE_QUEUE_SHARDS, default 1, at most 64
+	// ReconcileEvery and ReconcileGrace: how often pending deliveries are
+	// checked for a lost task, and how late one must be to be checked.
+	ReconcileEvery time.Duration // HOOKLINE_RECONCILE_EVERY, default 5s
+	ReconcileGrace time.Duration // HOOKLINE_RECONCILE_GRACE, default 15s
+
 	// ZapierHookHosts are the hosts Zapier's reverse unsubscribe (a DELETE
 	// to a subscription's original hook URL) may go to. Only tests and
 	// stand-ins for Zapier change it.
@@ -203,6 +211,18 @@ func Load(getenv func(string) string) (Config, error) {
 		if h = strings.TrimSpace(h); h != "" {
 			c.ZapierHookHosts = append(c.ZapierHookHosts, h)
 		}
+	}
+	c.QueueShards = positive(get("HOOKLINE_QUEUE_SHARDS", "1"), "HOOKLINE_QUEUE_SHARDS", bad)
+	if c.QueueShards > 64 {
+		bad("HOOKLINE_QUEUE_SHARDS", "must be at most 64")
+	}
+	c.ReconcileEvery = duration(get("HOOKLINE_RECONCILE_EVERY", "5s"), "HOOKLINE_RECONCILE_EVERY", bad)
+	if c.ReconcileEvery < time.Second {
+		bad("HOOKLINE_RECONCILE_EVERY", "must be at least 1s")
+	}
+	c.ReconcileGrace = duration(get("HOOKLINE_RECONCILE_GRACE", "15s"), "HOOKLINE_RECONCILE_GRACE", bad)
+	if c.ReconcileGrace < 5*time.Second {
+		bad("HOOKLINE_RECONCILE_GRACE", "must be at least 5s")
 	}
 	c.MetricsAddr = get("HOOKLINE_METRICS_ADDR", "")
 	c.MetricsToken = get("HOOKLINE_METRICS_TOKEN", "")

@@ -80,10 +80,23 @@ func markUnavailable(err error) error {
 	var ne net.Error
 	if errors.Is(err, redis.ErrClosed) || errors.Is(err, redis.ErrPoolTimeout) || errors.Is(err, io.EOF) ||
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, syscall.EPIPE) || errors.As(err, &ne) {
+		errors.Is(err, syscall.EPIPE) || errors.As(err, &ne) || transientReply(err) {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return err
+}
+
+// transientReply reports Redis's own answers that mean "not now": still
+// loading its AOF after a restart, a replica or an old master during a
+// failover, a cluster re-sharding. The write did not happen; a retry will
+// succeed shortly.
+func transientReply(err error) bool {
+	for _, prefix := range []string{"LOADING", "READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN"} {
+		if redis.HasErrorPrefix(err, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // Open returns a UniversalClient for a Redis URL. Three forms are accepted:
