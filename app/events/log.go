@@ -25,7 +25,9 @@ type Options struct {
 	Max int
 	// DrainEvery is how often the outbox is checked for events a crash or
 	// an error left behind; DrainGrace how long an event may sit there
-	// before it is handed on again. Zero means 30 s and 2 min.
+	// before it is handed on again (a hand-off normally takes milliseconds;
+	// handing on twice is harmless, emitters being idempotent). Zero means
+	// 5 s and 15 s, so an event a crash left behind goes out within 20 s.
 	DrainEvery, DrainGrace time.Duration
 	// Now returns the current time. Nil means time.Now.
 	Now func() time.Time
@@ -56,10 +58,10 @@ func NewLog(rdb redis.UniversalClient, keys store.Keys, cat *catalog.Service, op
 		opts.Max = 10_000
 	}
 	if opts.DrainEvery == 0 {
-		opts.DrainEvery = 30 * time.Second
+		opts.DrainEvery = 5 * time.Second
 	}
 	if opts.DrainGrace == 0 {
-		opts.DrainGrace = 2 * time.Minute
+		opts.DrainGrace = 15 * time.Second
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
