@@ -60,8 +60,10 @@ func (r *report) check(ctx context.Context, a *api, recv *receiver, hooks map[st
 	if _, ok := hooks["/throttle"]; ok {
 		live = append(live, "/throttle")
 	}
-	// Settle: every delivery final, or the longest schedule (38 s of
-	// waits, six 2 s attempts) plus the reconciler's bounds past.
+	// Settle: every accepted event fanned out and every delivery final, or
+	// the longest schedule (38 s of waits, six 2 s attempts) plus the
+	// reconciler's and the outbox drain's bounds past. An event a crash
+	// left in the outbox has no delivery yet: it is waited for, not judged.
 	start := time.Now()
 	var byHook map[string]map[string]delivery
 	for {
@@ -83,7 +85,15 @@ func (r *report) check(ctx context.Context, a *api, recv *receiver, hooks map[st
 			}
 			byHook[p] = m
 		}
-		if pending == 0 || time.Since(start) > 3*time.Minute {
+		unfanned := 0
+		for _, p := range live {
+			for _, e := range acc {
+				if _, ok := byHook[p][e.id]; !ok {
+					unfanned++
+				}
+			}
+		}
+		if (pending == 0 && unfanned == 0) || time.Since(start) > 3*time.Minute {
 			break
 		}
 		time.Sleep(3 * time.Second)
