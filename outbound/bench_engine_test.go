@@ -42,7 +42,9 @@ func BenchmarkEngine(b *testing.B) {
 	run := func(name string, f func(b *testing.B) []benchRow) {
 		b.Run(name, func(b *testing.B) { rows = append(rows, f(b)...) })
 	}
-	run("drain", func(b *testing.B) []benchRow { return benchDrain(b, sc(5000)) })
+	run("drain", func(b *testing.B) []benchRow { return benchDrain(b, sc(5000), 0) })
+	// The same drain with as many requests open as the baseline's handlers.
+	run("drain50", func(b *testing.B) []benchRow { return benchDrain(b, sc(5000), 50) })
 	run("fanout", func(b *testing.B) []benchRow { return benchFanout(b, sc(500), 20) })
 	run("latency150", func(b *testing.B) []benchRow { return benchLatency(b, 150, sc(15*150)) })
 	run("latency1000", func(b *testing.B) []benchRow { return benchLatency(b, 1000, sc(15*1000)) })
@@ -189,8 +191,8 @@ type engine struct {
 	rt   *rtCounter
 }
 
-func newEngine(b *testing.B) *engine {
-	api := apitest.New(b)
+func newEngine(b *testing.B, opts ...apitest.Option) *engine {
+	api := apitest.New(b, opts...)
 	e := &engine{api: api, acct: api.NewAccount("Bench"), rt: &rtCounter{}}
 	api.Do("POST", "/v1/event-types", e.acct.Key, map[string]any{"name": "job.completed", "description": "bench"}).Want(201)
 	p, err := api.Server.Accounts.Authenticate(context.Background(), e.acct.Key)
@@ -255,11 +257,22 @@ func rate(n int, d time.Duration) string { return strconv.Itoa(int(float64(n)/d.
 func ratio(a, b float64) string { return strconv.FormatFloat(a/b, 'f', 2, 64) }
 
 // benchDrain: n events published to one webhook while no worker runs, then
-// the worker drains them; the baseline drains n pre-enqueued tasks.
-func benchDrain(b *testing.B, n int) []benchRow {
-	e := newEngine(b)
+// the worker drains them; the baseline drains n pre-enqueued tasks. inFlight
+// is the webhook's max_in_flight (0: the default, 10).
+func benchDrain(b *testing.B, n, inFlight int) []benchRow {
+	var opts []apitest.Option
+	var extra map[string]any
+	name := fmt.Sprintf("drain, 1 webhook, %d events", n)
+	if inFlight > 0 {
+		// The account's cap (HOOKLINE_ACCOUNT_IN_FLIGHT, default 20) is
+		// raised with it, or it would bind first.
+		opts = append(opts, apitest.WithEnv("HOOKLINE_ACCOUNT_IN_FLIGHT", strconv.Itoa(inFlight)))
+		extra = map[string]any{"max_in_flight": inFlight}
+		name = fmt.Sprintf("drain, 1 webhook at max_in_flight %d (account cap %d), %d events", inFlight, inFlight, n)
+	}
+	e := newEngine(b, opts...)
 	sink := newArrivals(b, 0)
-	e.webhook(sink.srv.URL, nil) // its activation test waits in the queue too
+	e.webhook(sink.srv.URL, extra) // its activation test waits in the queue too
 	e.publish(b, n)
 	e.rt.n.Store(0)
 	m0, b0 := mallocs()
@@ -271,7 +284,7 @@ func benchDrain(b *testing.B, n int) []benchRow {
 	rts := float64(e.rt.n.Load()) / float64(n)
 	base, baseRT := baselineDrain(b, n)
 	hook := float64(n) / took.Seconds()
-	return []benchRow{{fmt.Sprintf("drain, 1 webhook, %d events", n), rate(n, took), strconv.Itoa(int(base)) + "/s", ratio(hook, base), "-", mem,
+	return []benchRow{{name, rate(n, took), strconv.Itoa(int(base)) + "/s", ratio(hook, base), "-", mem,
 		fmt.Sprintf("%.1f (base %.1f)", rts, baseRT)}}
 }
 
@@ -527,7 +540,7 @@ func baselineServer(b *testing.B) (redis.UniversalClient, *arrivals, *asynq.Serv
 		res.Body.Close()
 		return nil
 	})
-	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{Concurrency: 50, TaskCheckInterval: 50 * time.Millisecond,
+	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{Concurrency: 50, TaskCheckInterval: 20 * time.Millisecond,
 		Queues: map[string]int{outbound.DefaultQueue: 1}, LogLevel: asynq.ErrorLevel})
 	b.Cleanup(srv.Shutdown)
 	return rdb, s, srv, mux, rt

@@ -1,11 +1,8 @@
 package outbound
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"sync"
-	"time"
 
 	"github.com/hookline/hookline/app/events"
 	"github.com/hookline/hookline/app/ids"
@@ -58,9 +55,6 @@ func (s *Service) Emit(ctx context.Context, ev events.Event) error {
 	return err
 }
 
-// enqueueParallel bounds the parallel enqueues of one fan-out.
-const enqueueParallel = 8
-
 func (s *Service) fanOut(ctx context.Context, ev events.Event, ws []Webhook, test bool) ([]Delivery, error) {
 	if len(ws) == 0 {
 		return nil, nil
@@ -79,30 +73,16 @@ func (s *Service) fanOut(ctx context.Context, ev events.Event, ws []Webhook, tes
 	if err != nil {
 		return nil, err
 	}
-	// Asynq has no batch enqueue: the tasks of an event go out on parallel
-	// connections, so fan-out waits about one round trip, not one per webhook.
-	var mu sync.Mutex
-	var first error
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, enqueueParallel)
+	fresh := make([]Delivery, 0, len(ds))
 	for i, d := range ds {
-		if !created[i] {
-			continue // made by an earlier fan-out of this event; its task exists or the reconciler restores it
+		// One made by an earlier fan-out of this event has its task, or the
+		// reconciler restores it.
+		if created[i] {
+			fresh = append(fresh, d)
 		}
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if err := s.enqueue(ctx, d, time.Time{}, ""); err != nil {
-				mu.Lock()
-				first = cmp.Or(first, err)
-				mu.Unlock()
-			}
-		}()
 	}
-	wg.Wait()
-	if first != nil {
-		return nil, first
+	if err := s.enqueueFirst(ctx, fresh); err != nil {
+		return nil, err
 	}
 	return ds, nil
 }

@@ -96,15 +96,13 @@ func (s *Service) recoverStale(ctx context.Context, q string) (int, error) {
 		if err != nil {
 			return n, err
 		}
-		if info.State != asynq.TaskStateActive || info.Type != TypeDeliver {
+		if info.State != asynq.TaskStateActive || !isDeliveryTask(info.Type) {
 			continue
 		}
-		ok, err := s.resume(ctx, info.Payload)
+		k, err := s.resumeTask(ctx, info.Type, info.Payload)
+		n += k
 		if err != nil {
 			return n, err
-		}
-		if ok {
-			n++
 		}
 	}
 	return n, nil
@@ -120,15 +118,13 @@ func (s *Service) recoverArchived(ctx context.Context, q string) (int, error) {
 	}
 	n := 0
 	for _, t := range tasks {
-		if t.Type != TypeDeliver {
+		if !isDeliveryTask(t.Type) {
 			continue
 		}
-		ok, err := s.resume(ctx, t.Payload)
+		k, err := s.resumeTask(ctx, t.Type, t.Payload)
+		n += k
 		if err != nil {
 			return n, err
-		}
-		if ok {
-			n++
 		}
 		// Handled: the delivery record keeps the story; an archive left to
 		// grow would reach Asynq's 10,000 cap and slow every pass.
@@ -204,6 +200,10 @@ func (s *Service) reconcileOne(ctx context.Context, acct, id string) (bool, erro
 		return false, s.st.dropDue(ctx, acct, id)
 	}
 	info, err := s.inspector.GetTaskInfo(s.queueOf(d), taskID(d.ID, d.Gen))
+	if d.Gen == 1 && (errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound)) {
+		// A first attempt may be an item of its event's batch task.
+		info, err = s.inspector.GetTaskInfo(s.queueOf(d), batchTaskID(d.EventID))
+	}
 	switch {
 	case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
 	case err != nil:

@@ -66,8 +66,9 @@ func (s *Service) enqueue(ctx context.Context, d Delivery, at time.Time, trigger
 // handler on its queue, the reconciler loop and the queue sampler (metrics).
 func (s *Service) Jobs() jobs.Set {
 	return jobs.Set{
-		Handlers: map[string]asynq.Handler{TypeDeliver: asynq.HandlerFunc(s.handleDeliver)},
-		Queues:   queueMap(s.queues()),
+		Handlers: map[string]asynq.Handler{TypeDeliver: asynq.HandlerFunc(s.handleDeliver),
+			TypeDeliverBatch: asynq.HandlerFunc(s.handleDeliverBatch)},
+		Queues: queueMap(s.queues()),
 		Loops: []func(context.Context){jobs.Every(s.opts.ReconcileEvery, s.reconcileOnce),
 			jobs.Every(s.opts.QueueSampleEvery, s.sampleQueue)},
 	}
