@@ -2,6 +2,7 @@ package outbound_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -55,14 +57,51 @@ func BenchmarkEngine(b *testing.B) {
 }
 
 type benchRow struct {
-	scenario, hook, base, ratio, lat, mem, rt string
+	scenario, hook, base, ratio, lat, mem, rt, cpu string
+}
+
+// cpuUse is CPU time so far: this process's (gateway, receivers and
+// publishers alike) and the Redis server's (INFO cpu).
+type cpuUse struct{ proc, redis time.Duration }
+
+func cpuNow(b *testing.B, rdb redis.UniversalClient) cpuUse {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	c := cpuUse{proc: time.Duration(ru.Utime.Nano() + ru.Stime.Nano())}
+	info, err := rdb.Info(context.Background(), "cpu").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, l := range strings.Split(info, "\r\n") {
+		for _, f := range []string{"used_cpu_sys:", "used_cpu_user:"} {
+			if v, ok := strings.CutPrefix(l, f); ok {
+				sec, _ := strconv.ParseFloat(v, 64)
+				c.redis += time.Duration(sec * float64(time.Second))
+			}
+		}
+	}
+	return c
+}
+
+// since is the CPU per item used since c0.
+func (c cpuUse) since(c0 cpuUse, n int) cpuUse {
+	return cpuUse{proc: (c.proc - c0.proc) / time.Duration(n), redis: (c.redis - c0.redis) / time.Duration(n)}
+}
+
+func (c cpuUse) vs(base cpuUse) string {
+	us := func(d time.Duration) string { return strconv.Itoa(int(d.Microseconds())) }
+	return fmt.Sprintf("%s + %s µs (base %s + %s)", us(c.proc), us(c.redis), us(base.proc), us(base.redis))
 }
 
 func printRows(rows []benchRow) {
-	head := benchRow{"scenario", "Hookline", "baseline", "ratio", "p50 / p99", "memory", "Redis RT"}
+	head := benchRow{"scenario", "Hookline", "baseline", "ratio", "p50 / p99", "memory", "Redis RT", "CPU per delivery: process + Redis"}
 	all := append([]benchRow{head}, rows...)
-	cols := func(r benchRow) []string { return []string{r.scenario, r.hook, r.base, r.ratio, r.lat, r.mem, r.rt} }
-	w := make([]int, 7)
+	cols := func(r benchRow) []string {
+		return []string{r.scenario, r.hook, r.base, r.ratio, r.lat, r.mem, r.rt, cmp.Or(r.cpu, "-")}
+	}
+	w := make([]int, 8)
 	for _, r := range all {
 		for i, c := range cols(r) {
 			w[i] = max(w[i], len(c))
@@ -276,16 +315,18 @@ func benchDrain(b *testing.B, n, inFlight int) []benchRow {
 	e.publish(b, n)
 	e.rt.n.Store(0)
 	m0, b0 := mallocs()
+	c0 := cpuNow(b, e.api.Server.Redis)
 	start := time.Now()
 	e.api.StartWorker()
 	sink.wait(b, int64(n+1), 5*time.Minute)
 	took := time.Since(start)
+	cpu := cpuNow(b, e.api.Server.Redis).since(c0, n)
 	mem := perDelivery(m0, b0, n)
 	rts := float64(e.rt.n.Load()) / float64(n)
-	base, baseRT := baselineDrain(b, n)
+	base, baseRT, baseCPU := baselineDrain(b, n)
 	hook := float64(n) / took.Seconds()
 	return []benchRow{{name, rate(n, took), strconv.Itoa(int(base)) + "/s", ratio(hook, base), "-", mem,
-		fmt.Sprintf("%.1f (base %.1f)", rts, baseRT)}}
+		fmt.Sprintf("%.1f (base %.1f)", rts, baseRT), cpu.vs(baseCPU)}}
 }
 
 // benchFanout: events to m webhooks on one receiver, worker running; the
@@ -301,20 +342,22 @@ func benchFanout(b *testing.B, events, m int) []benchRow {
 	sink.reset()
 	e.rt.n.Store(0)
 	m0, b0 := mallocs()
+	c0 := cpuNow(b, e.api.Server.Redis)
 	start := time.Now()
 	sent := e.publish(b, events)
 	pub := time.Since(start)
 	sink.wait(b, int64(events*m), 5*time.Minute)
 	took := time.Since(start)
 	n := events * m
+	cpu := cpuNow(b, e.api.Server.Redis).since(c0, n)
 	mem := perDelivery(m0, b0, n)
 	rts := float64(e.rt.n.Load()) / float64(n)
-	base, baseRT := baselineConcurrent(b, n)
+	base, baseRT, baseCPU := baselineConcurrent(b, n)
 	hook := float64(n) / took.Seconds()
 	return []benchRow{
 		{fmt.Sprintf("fan-out, %d events × %d webhooks", events, m), rate(n, took), strconv.Itoa(int(base)) + "/s", ratio(hook, base),
-			pct(sink.latencies(sent)), mem, fmt.Sprintf("%.2f (base %.1f)", rts, baseRT)},
-		{"  … publish of those events", rate(events, pub), "-", "-", "-", "-", "-"},
+			pct(sink.latencies(sent)), mem, fmt.Sprintf("%.2f (base %.1f)", rts, baseRT), cpu.vs(baseCPU)},
+		{"  … publish of those events", rate(events, pub), "-", "-", "-", "-", "-", "-"},
 	}
 }
 
@@ -342,7 +385,7 @@ func benchLatency(b *testing.B, perSecond, n int) []benchRow {
 	sink.wait(b, int64(n), time.Minute)
 	baseLat := baselineOpenLoop(b, perSecond, n)
 	return []benchRow{{fmt.Sprintf("latency, open loop %d/s × %d s", perSecond, n/perSecond), "p99 " + pct99(sink.latencies(sent)), "p99 " + pct99(baseLat),
-		"-", pct(sink.latencies(sent)) + " (base " + pct(baseLat) + ")", "-", "-"}}
+		"-", pct(sink.latencies(sent)) + " (base " + pct(baseLat) + ")", "-", "-", ""}}
 }
 
 func pct99(l []time.Duration) string {
@@ -400,9 +443,9 @@ func benchIsolation(b *testing.B, n int) []benchRow {
 	slowRate := float64(slow.n.Load()) / took.Seconds()
 	ideal := float64(capSlow) / 0.3
 	return []benchRow{
-		{fmt.Sprintf("isolation: fast webhook beside a 300 ms one, %d/s", perSecond), "p99 " + pct99(fast.latencies(sent)), "-", "-", pct(fast.latencies(sent)), "-", "-"},
+		{fmt.Sprintf("isolation: fast webhook beside a 300 ms one, %d/s", perSecond), "p99 " + pct99(fast.latencies(sent)), "-", "-", pct(fast.latencies(sent)), "-", "-", ""},
 		{fmt.Sprintf("  … slow one at max_in_flight %d: rate, max open", capSlow), fmt.Sprintf("%.1f/s, %d open", slowRate, slow.maxInFlight.Load()),
-			fmt.Sprintf("%.1f/s ideal", ideal), ratio(slowRate, ideal), "-", "-", "-"},
+			fmt.Sprintf("%.1f/s ideal", ideal), ratio(slowRate, ideal), "-", "-", "-", ""},
 	}
 }
 
@@ -446,7 +489,7 @@ func benchMemory(b *testing.B, k int) []benchRow {
 	}
 	basePer := float64(usedMemory(b, brdb)-b0) / float64(k)
 	return []benchRow{{fmt.Sprintf("Redis memory per retained delivery (1 attempt), %d-byte payload", len(benchData)), fmt.Sprintf("%.0f B", per),
-		fmt.Sprintf("%.0f B queued task", basePer), ratio(per, basePer), "-", fmt.Sprintf("%.0f B beyond the payload", per-float64(len(benchData))), "-"}}
+		fmt.Sprintf("%.0f B queued task", basePer), ratio(per, basePer), "-", fmt.Sprintf("%.0f B beyond the payload", per-float64(len(benchData))), "-", ""}}
 }
 
 func usedMemory(b *testing.B, rdb redis.UniversalClient) int64 {
@@ -512,8 +555,8 @@ func benchCreate(b *testing.B, d time.Duration) []benchRow {
 	}
 	n4, mem4, rt4 := measure()
 	return []benchRow{
-		{"POST /v1/customers, no subscriber", rate(n0, d), "-", "-", "-", mem0 + " per create", fmt.Sprintf("%.1f", rt0)},
-		{"POST /v1/customers, 4 subscribers (fan-out, no worker)", rate(n4, d), "-", "-", "-", mem4 + " per create", fmt.Sprintf("%.1f", rt4)},
+		{"POST /v1/customers, no subscriber", rate(n0, d), "-", "-", "-", mem0 + " per create", fmt.Sprintf("%.1f", rt0), ""},
+		{"POST /v1/customers, 4 subscribers (fan-out, no worker)", rate(n4, d), "-", "-", "-", mem4 + " per create", fmt.Sprintf("%.1f", rt4), ""},
 	}
 }
 
@@ -565,28 +608,30 @@ func baselineEnqueue(b *testing.B, q *asynq.Client, n int) {
 }
 
 // baselineDrain enqueues n tasks, then times a server draining them.
-func baselineDrain(b *testing.B, n int) (float64, float64) {
+func baselineDrain(b *testing.B, n int) (float64, float64, cpuUse) {
 	rdb, s, srv, mux, rt := baselineServer(b)
 	baselineEnqueue(b, asynq.NewClientFromRedisClient(rdb), n)
 	rt.n.Store(0)
+	c0 := cpuNow(b, rdb)
 	start := time.Now()
 	if err := srv.Start(mux); err != nil {
 		b.Fatal(err)
 	}
 	s.wait(b, int64(n), 5*time.Minute)
-	return float64(n) / time.Since(start).Seconds(), float64(rt.n.Load()) / float64(n)
+	return float64(n) / time.Since(start).Seconds(), float64(rt.n.Load()) / float64(n), cpuNow(b, rdb).since(c0, n)
 }
 
 // baselineConcurrent enqueues n tasks from 8 goroutines while a server drains them.
-func baselineConcurrent(b *testing.B, n int) (float64, float64) {
+func baselineConcurrent(b *testing.B, n int) (float64, float64, cpuUse) {
 	rdb, s, srv, mux, rt := baselineServer(b)
 	if err := srv.Start(mux); err != nil {
 		b.Fatal(err)
 	}
+	c0 := cpuNow(b, rdb)
 	start := time.Now()
 	baselineEnqueue(b, asynq.NewClientFromRedisClient(rdb), n)
 	s.wait(b, int64(n), 5*time.Minute)
-	return float64(n) / time.Since(start).Seconds(), float64(rt.n.Load()) / float64(n)
+	return float64(n) / time.Since(start).Seconds(), float64(rt.n.Load()) / float64(n), cpuNow(b, rdb).since(c0, n)
 }
 
 // baselineOpenLoop enqueues at perSecond and returns enqueue→arrival latencies.
