@@ -3,6 +3,7 @@ package topologytest
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"testing"
 	"time"
 
@@ -50,12 +51,40 @@ func TestSentinel_SmokeAndFailover(t *testing.T) {
 			time.Sleep(20 * time.Millisecond) // a steady trickle, not a benchmark
 		}
 	}()
+	// readyz is polled through the failover: it must report the gap (503)
+	// and report ready again once the replica is promoted.
+	readyStop := make(chan struct{})
+	readyDone := make(chan [2]int)
+	go func() {
+		notReady, after := 0, 0
+		for {
+			select {
+			case <-readyStop:
+				readyDone <- [2]int{notReady, after}
+				return
+			default:
+			}
+			if st, _ := g.try("GET", "/readyz", nil); st == http.StatusServiceUnavailable {
+				notReady++
+				after = 0
+			} else if st == http.StatusOK {
+				after++
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
 	time.Sleep(500 * time.Millisecond) // let writes run before the failover
 	took := s.KillMaster(t)
 	t.Logf("failover: the replica accepted writes %.1f s after the master was killed", took.Seconds())
 	time.Sleep(2 * time.Second) // and after it
 	close(stop)
 	acked := <-done
+	close(readyStop)
+	ready := <-readyDone
+	t.Logf("readyz: %d polls answered 503 during the failover, then %d answered 200", ready[0], ready[1])
+	if ready[0] == 0 || ready[1] == 0 {
+		t.Fatalf("readyz answered 503 %d times and 200 %d times after; want the gap reported, then ready", ready[0], ready[1])
+	}
 	// Replication is asynchronous: what the old master acknowledged but had
 	// not sent to the replica is gone (RELIABILITY.md). Every write that
 	// survived is delivered.
