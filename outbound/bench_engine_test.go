@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -83,6 +84,23 @@ func cpuNow(b *testing.B, rdb redis.UniversalClient) cpuUse {
 		}
 	}
 	return c
+}
+
+// profileTo starts a CPU profile of the part of a scenario that is the
+// gateway's alone (HOOKLINE_BENCH_PROFILE=file; go test's -cpuprofile would
+// mix in the publishers and the baseline). It returns the stop.
+func profileTo(b *testing.B, path string) func() {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
 }
 
 // since is the CPU per item used since c0.
@@ -316,10 +334,12 @@ func benchDrain(b *testing.B, n, inFlight int) []benchRow {
 	e.rt.n.Store(0)
 	m0, b0 := mallocs()
 	c0 := cpuNow(b, e.api.Server.Redis)
+	stopProfile := profileTo(b, os.Getenv("HOOKLINE_BENCH_PROFILE"))
 	start := time.Now()
 	e.api.StartWorker()
 	sink.wait(b, int64(n+1), 5*time.Minute)
 	took := time.Since(start)
+	stopProfile()
 	cpu := cpuNow(b, e.api.Server.Redis).since(c0, n)
 	mem := perDelivery(m0, b0, n)
 	rts := float64(e.rt.n.Load()) / float64(n)
