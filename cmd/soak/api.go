@@ -66,11 +66,12 @@ func (a *api) must(method, path string, body any, want int, out any) error {
 	}
 }
 
-// accepted is one publish answered 202.
+// accepted is one publish answered 202: when its first request was sent,
+// when the 202 came.
 type accepted struct {
-	seq int
-	id  string
-	at  time.Time
+	seq      int
+	id       string
+	sent, at time.Time
 }
 
 // publisher publishes soak.tick events at a rate; each publish is retried
@@ -120,14 +121,15 @@ loop:
 func (p *publisher) publish(seq int) {
 	body := map[string]any{"type": fmt.Sprintf("soak.tick%d", seq%p.types), "data": map[string]any{"seq": seq}}
 	hdr := map[string]string{"Idempotency-Key": "soak-" + strconv.Itoa(seq)}
-	deadline := time.Now().Add(2 * time.Minute)
+	sent := time.Now()
+	deadline := sent.Add(2 * time.Minute)
 	for {
 		st, raw, err := p.api.do("POST", "/v1/events", body, hdr)
 		if err == nil && st == http.StatusAccepted {
 			var ev struct{ ID string }
 			_ = json.Unmarshal(raw, &ev)
 			p.mu.Lock()
-			p.accepted = append(p.accepted, accepted{seq: seq, id: ev.ID, at: time.Now()})
+			p.accepted = append(p.accepted, accepted{seq: seq, id: ev.ID, sent: sent, at: time.Now()})
 			p.mu.Unlock()
 			return
 		}

@@ -5,6 +5,22 @@
 // faults (RELIABILITY.md). Run it with `make soak SCENARIO=…`.
 //
 //	soak -scenario worker-crash -duration 10m -rate 500 -kills 100
+//	soak -topology sentinel -scenario failover -duration 10m -rate 500 [-min-replicas]
+//	soak -topology cluster -scenario worker-crash -duration 10m -rate 500
+//	soak -scenario burst -events 5000
+//
+// Redis is one node (-topology standalone), a master and a replica with
+// three sentinels (sentinel), or three masters with one delivery queue
+// shard each (cluster). The failover scenario kills the Sentinel master:
+// events accepted just before it that the replica never received are
+// reported as lost to asynchronous replication, apart from real losses.
+// The burst scenario replaces the processes by one `hookline serve` and
+// publishes a fixed number of events as fast as eight clients go.
+//
+// Besides the checks, a run prints what a row of RELIABILITY.md's tables
+// needs: /readyz answers during faults, memory at start, half time and end,
+// and CPU ms per delivery of Redis, the APIs and the workers with the
+// sizing derived from them.
 package main
 
 import (
@@ -19,68 +35,89 @@ import (
 	"time"
 )
 
-// scenarios maps each name to its fault and receiver script.
-var scenarios = map[string]struct {
+// scenario is a fault and a receiver script.
+type scenario struct {
 	fsync  string
-	fault  string // "worker", "api", "redis" or ""
+	fault  string // "worker", "api", "redis", "failover" or ""
 	script map[string]behaviour
 	about  string
-}{
+}
+
+var scenarios = map[string]scenario{
 	"worker-crash":   {"everysec", "worker", steady(), "kill -9 of a random worker, restarted at once"},
 	"api-crash":      {"everysec", "api", steady(), "kill -9 of a random API process, restarted at once"},
 	"redis-everysec": {"everysec", "redis", steady(), "Redis killed (SIGKILL) and restarted after 1 s; AOF everysec"},
 	"redis-always":   {"always", "redis", steady(), "Redis killed (SIGKILL) and restarted after 1 s; AOF always"},
+	"failover": {"everysec", "failover", steady(),
+		"kill -9 of the Sentinel master; the replica promoted; the old master restarted as its replica"},
 	"receiver-chaos": {"everysec", "", map[string]behaviour{
 		"/main":     {fail5xx: 0.5, timeout: 0.1, reset: 0.05, slow: 0.05},
 		"/gone":     {gone: true},
 		"/throttle": {throttle: 0.3},
 	}, "50 % 5xx, 10 % timeouts, resets, slow bodies; 410 on one webhook, 429 with Retry-After on another"},
+	"burst": {"everysec", "", steady(), "one hookline serve; events published by 8 clients as fast as they go"},
 }
 
 func steady() map[string]behaviour { return map[string]behaviour{"/main": {}} }
 
+// options are one run's flags, settled.
+type options struct {
+	scenario, topology string
+	duration           time.Duration
+	rate, kills        int
+	events             int
+	minReplicas        bool
+	bin, dir           string
+}
+
 func main() { os.Exit(run()) }
 
 func run() int {
-	scenario := flag.String("scenario", "worker-crash", "worker-crash, api-crash, redis-everysec, redis-always or receiver-chaos")
-	duration := flag.Duration("duration", time.Minute, "how long events are published (the issue's runs: 10m)")
-	rate := flag.Int("rate", 100, "events published per second")
-	kills := flag.Int("kills", 0, "faults over the run (0: 100 for crashes, 5 for Redis restarts, scaled to the duration)")
-	bin := flag.String("bin", "", "the hookline binary (empty: build ./cmd/hookline)")
-	keep := flag.Bool("keep", false, "keep the run's directory (logs, AOF)")
+	var o options
+	flag.StringVar(&o.scenario, "scenario", "worker-crash",
+		"worker-crash, api-crash, redis-everysec, redis-always, receiver-chaos, failover (sentinel only) or burst (standalone only)")
+	flag.StringVar(&o.topology, "topology", "standalone",
+		"standalone (one Redis), sentinel (master, replica, three sentinels) or cluster (three masters, HOOKLINE_QUEUE_SHARDS=3)")
+	flag.DurationVar(&o.duration, "duration", time.Minute, "how long events are published (the issue's runs: 10m; not for burst)")
+	flag.IntVar(&o.rate, "rate", 100, "events published per second (not for burst)")
+	flag.IntVar(&o.kills, "kills", 0,
+		"faults over the run (0: per 10 minutes 100 crashes, 5 Redis restarts or 3 failovers, scaled to the duration)")
+	flag.IntVar(&o.events, "events", 5000, "events the burst scenario publishes")
+	flag.BoolVar(&o.minReplicas, "min-replicas", false,
+		"sentinel only: min-replicas-to-write 1 and min-replicas-max-lag 1 on both data nodes")
+	flag.StringVar(&o.bin, "bin", "", "the hookline binary (empty: build ./cmd/hookline)")
+	keep := flag.Bool("keep", false, "keep the run's directory (logs, AOF, Redis configs)")
 	flag.Parse()
-	sc, ok := scenarios[*scenario]
-	if !ok {
-		fmt.Fprintf(os.Stderr, "soak: unknown scenario %q\n", *scenario)
+	sc, ok := scenarios[o.scenario]
+	if msg := o.refuse(ok, sc); msg != "" {
+		fmt.Fprintln(os.Stderr, "soak:", msg)
 		return 2
 	}
-	dir, err := os.MkdirTemp("", "hookline-soak-")
-	if err != nil {
+	var err error
+	if o.dir, err = os.MkdirTemp("", "hookline-soak-"); err != nil {
 		fmt.Fprintln(os.Stderr, "soak:", err)
 		return 2
 	}
 	if !*keep {
-		defer os.RemoveAll(dir)
+		defer os.RemoveAll(o.dir)
 	}
-	if *bin == "" {
-		*bin = filepath.Join(dir, "hookline")
-		if out, err := exec.Command("go", "build", "-o", *bin, "./cmd/hookline").CombinedOutput(); err != nil {
+	if o.bin == "" {
+		o.bin = filepath.Join(o.dir, "hookline")
+		if out, err := exec.Command("go", "build", "-o", o.bin, "./cmd/hookline").CombinedOutput(); err != nil {
 			fmt.Fprintf(os.Stderr, "soak: build: %v\n%s", err, out)
 			return 2
 		}
 	}
-	if sc.fault == "" {
-		*kills = 0
-	} else if *kills == 0 {
-		*kills = 100
-		if sc.fault == "redis" {
-			*kills = 5
-		}
-		// 100 kills belong to a 10-minute run; shorter runs get their share.
-		*kills = max(1, int(float64(*kills)*duration.Seconds()/600))
+	o.kills = defaultFaults(sc.fault, o.kills, o.duration)
+	var r *report
+	if o.scenario == "burst" {
+		fmt.Printf("soak burst on standalone (AOF %s): %s; %d events; dir %s\n", sc.fsync, sc.about, o.events, o.dir)
+		r, err = burst(o)
+	} else {
+		fmt.Printf("soak %s on %s (AOF %s%s): %s; %s at %d events/s, %d faults; dir %s\n", o.scenario, o.topology,
+			sc.fsync, o.replicasNote(), sc.about, o.duration, o.rate, o.kills, o.dir)
+		r, err = soak(o)
 	}
-	fmt.Printf("soak %s: %s; %s at %d events/s, %d faults; dir %s\n", *scenario, sc.about, *duration, *rate, *kills, dir)
-	r, err := soak(*scenario, *bin, dir, *duration, *rate, *kills)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "soak:", err)
 		return 2
@@ -94,67 +131,138 @@ func run() int {
 	return 0
 }
 
-func soak(name, bin, dir string, d time.Duration, rate, kills int) (*report, error) {
-	ctx := context.Background()
-	sc := scenarios[name]
-	top, err := startTopology(ctx, bin, dir, sc.fsync, 2, 3)
-	if err != nil {
-		return nil, err
+// refuse says why a combination of flags cannot run, or "".
+func (o options) refuse(known bool, sc scenario) string {
+	switch {
+	case !known:
+		return fmt.Sprintf("unknown scenario %q", o.scenario)
+	case o.topology != "standalone" && o.topology != "sentinel" && o.topology != "cluster":
+		return fmt.Sprintf("unknown topology %q: standalone, sentinel or cluster", o.topology)
+	case sc.fault == "failover" && o.topology != "sentinel":
+		return "the failover scenario kills the Sentinel master: run it with -topology sentinel"
+	case sc.fault == "redis" && o.topology == "sentinel":
+		return "on -topology sentinel a killed master is failed over: use -scenario failover"
+	case o.scenario == "burst" && o.topology != "standalone":
+		return "the burst scenario runs one hookline serve on -topology standalone"
+	case o.minReplicas && o.topology != "sentinel":
+		return "-min-replicas needs -topology sentinel (it is a replication setting)"
+	case o.scenario == "burst" && o.events < 1:
+		return "-events must be at least 1"
+	case o.scenario != "burst" && (o.rate < 1 || o.duration < time.Second):
+		return "-rate must be at least 1 and -duration at least 1s"
 	}
-	defer top.stop()
+	return ""
+}
+
+func (o options) replicasNote() string {
+	switch {
+	case o.topology != "sentinel":
+		return ""
+	case o.minReplicas:
+		return ", min-replicas-to-write 1, min-replicas-max-lag 1"
+	}
+	return ", min-replicas off"
+}
+
+// defaultFaults is -kills, or the scenario's faults per 10 minutes scaled
+// to the duration: 100 crashes, 5 Redis restarts, 3 failovers.
+func defaultFaults(fault string, kills int, d time.Duration) int {
+	if fault == "" {
+		return 0
+	}
+	if kills > 0 {
+		return kills
+	}
+	per10m := map[string]int{"worker": 100, "api": 100, "redis": 5, "failover": 3}[fault]
+	return max(1, int(float64(per10m)*d.Seconds()/600))
+}
+
+// setup creates the account's event types and one webhook per type and
+// receiver path; hooks maps each path to its webhooks.
+func setup(top *topology, bin string, script map[string]behaviour, types int) (*api, *receiver, map[string][]string, error) {
 	key, err := top.createAccount(bin)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	a := &api{base: top.apiURLs, key: key, hc: &http.Client{Timeout: 10 * time.Second}}
-	timeout := 2 * time.Second
-	recv, err := newReceiver(sc.script, timeout)
+	// Idle connections are kept for every publishing goroutine: the default
+	// two per host would make most publishes open a new connection.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 64
+	a := &api{base: top.apiURLs, key: key, hc: &http.Client{Timeout: 10 * time.Second, Transport: tr}}
+	recv, err := newReceiver(script, 2*time.Second)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	// Hookline's delivery log keeps the last 10,000 deliveries per webhook:
-	// the events are spread over enough types (one webhook per type and
-	// path) that none is trimmed before the check reads it.
-	types := int(float64(rate)*d.Seconds()/8000) + 1
 	hooks := map[string][]string{}
 	for k := 0; k < types; k++ {
 		typ := fmt.Sprintf("soak.tick%d", k)
 		if err := a.must("POST", "/v1/event-types", map[string]any{"name": typ, "description": "A soak test event.",
 			"sample": map[string]any{"seq": 1}}, 201, nil); err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
-		for path, b := range sc.script {
+		for path, b := range script {
 			if b.gone && k > 0 {
 				continue // deleted at its first 410: one is enough
 			}
+			// max_in_flight is the most a webhook may set: at the default
+			// (10) a receiver that holds 10 % of requests for 2 s caps one
+			// webhook near 40 attempts/s, below what receiver-chaos sends
+			// it, and the run would measure that cap, not durability.
 			var w struct{ ID string }
 			if err := a.must("POST", "/v1/webhooks", map[string]any{"name": path, "url": recv.url + path, "events": []string{typ},
-				"timeout": "2s", "retry_schedule": []string{"1s", "2s", "5s", "10s", "20s"}}, 201, &w); err != nil {
-				return nil, err
+				"timeout": "2s", "retry_schedule": []string{"1s", "2s", "5s", "10s", "20s"}, "max_in_flight": 100}, 201, &w); err != nil {
+				return nil, nil, nil, err
 			}
 			if err := a.must("PATCH", "/v1/webhooks/"+w.ID, map[string]any{"active": true}, 200, nil); err != nil {
-				return nil, err
+				return nil, nil, nil, err
 			}
 			hooks[path] = append(hooks[path], w.ID)
 		}
 	}
+	return a, recv, hooks, nil
+}
 
-	rep := &report{scenario: name, fsync: sc.fsync, rate: rate, duration: d}
-	pub := &publisher{api: a, rate: rate, types: types, errors: map[string]int{}}
+func soak(o options) (*report, error) {
+	ctx := context.Background()
+	sc := scenarios[o.scenario]
+	top, err := startTopology(ctx, o.bin, o.dir, layout{redis: o.topology, fsync: sc.fsync, minReplicas: o.minReplicas,
+		apiRole: "api", apis: 2, workers: 3})
+	if err != nil {
+		return nil, err
+	}
+	defer top.stop()
+	// Hookline's delivery log keeps the last 10,000 deliveries per webhook:
+	// the events are spread over enough types (one webhook per type and
+	// path) that none is trimmed before the check reads it.
+	types := int(float64(o.rate)*o.duration.Seconds()/8000) + 1
+	a, recv, hooks, err := setup(top, o.bin, sc.script, types)
+	if err != nil {
+		return nil, err
+	}
+	rep := &report{scenario: o.scenario, topology: o.topology, fsync: sc.fsync, replicas: o.replicasNote(),
+		rate: o.rate, duration: o.duration}
+	pub := &publisher{api: a, rate: o.rate, types: types, errors: map[string]int{}}
 	rep.pub = pub
+	rz := startReadyz(top.apiURLs[0])
 	stop := make(chan struct{})
 	done := make(chan struct{})
+	cpu0 := cpuNow(top)
 	go func() { pub.run(stop); close(done) }()
 	start := time.Now()
-	every := d / time.Duration(max(kills, 1)+1)
+	// The start sample is taken once the processes have warmed up under
+	// load, so start→end shows growth, not start-up.
+	startSample := min(30*time.Second, o.duration/10)
+	every := o.duration / time.Duration(max(o.kills, 1)+1)
 	next := start.Add(every)
-	for time.Since(start) < d {
-		if time.Since(start) > d/2 && rep.memMid.redis == 0 {
+	for time.Since(start) < o.duration {
+		if !rep.memStart.taken && time.Since(start) > startSample {
+			rep.memStart = sample(ctx, top)
+		}
+		if !rep.memMid.taken && time.Since(start) > o.duration/2 {
 			rep.memMid = sample(ctx, top)
 		}
 		if sc.fault != "" && time.Now().After(next) {
-			rep.faults = append(rep.faults, time.Now())
-			if err := fault(ctx, top, sc.fault); err != nil {
+			if err := rep.fault(ctx, top, sc.fault); err != nil {
 				return nil, err
 			}
 			next = next.Add(every)
@@ -163,43 +271,45 @@ func soak(name, bin, dir string, d time.Duration, rate, kills int) (*report, err
 	}
 	close(stop)
 	<-done
-	rep.published = time.Since(start)
+	rep.stopped = time.Now()
+	rep.published = rep.stopped.Sub(start)
 	rep.memEnd = sample(ctx, top)
-	return rep, rep.check(ctx, a, recv, hooks, sc.fault)
+	// The CPU window closes once the receiver has every accepted event (the
+	// deliveries published last included), at most 5 s after publishing
+	// stopped; the check's own reads of Hookline come after it.
+	_ = waitFor(5*time.Second, "", func() bool { return recv.firstAcks("/main") >= len(pub.accepted) })
+	rep.cpu, rep.cpuAttempts = cpuNow(top).minus(cpu0), recv.requestCount()
+	err = rep.check(ctx, a, recv, hooks, sc.fault)
+	rep.readyz = rz.finish()
+	rep.nodes = nodesAtEnd(ctx, top)
+	return rep, err
 }
 
-// fault kills one process of the kind (a random one) and starts it again.
-func fault(ctx context.Context, t *topology, kind string) error {
+// fault kills one process of the kind (a random one) and starts it again,
+// and records when.
+func (r *report) fault(ctx context.Context, t *topology, kind string) error {
+	now := time.Now()
 	switch kind {
 	case "worker":
+		r.faults = append(r.faults, now)
 		p := t.workers[rand.IntN(len(t.workers))]
 		p.kill()
 		return p.start()
 	case "api":
+		r.faults = append(r.faults, now)
 		p := t.apis[rand.IntN(len(t.apis))]
 		p.kill()
 		return p.start()
 	case "redis":
-		t.redis.kill()
-		time.Sleep(time.Second)
-		return t.startRedis(ctx)
+		r.faults = append(r.faults, now)
+		return t.redis.restart(ctx, rand.IntN(len(t.redis.data)))
+	case "failover":
+		killed, promoted, attached, err := t.redis.failover(ctx)
+		r.faults = append(r.faults, killed)
+		if err != nil {
+			return err
+		}
+		r.failovers = append(r.failovers, failover{killed: killed, promoted: promoted, attached: attached})
 	}
 	return nil
-}
-
-// mem is one sample of memory: Redis's used_memory, the processes' RSS.
-type mem struct {
-	redis            int64
-	apiKB, workersKB int
-}
-
-func sample(ctx context.Context, t *topology) mem {
-	m := mem{redis: t.redisMemory(ctx)}
-	for _, p := range t.apis {
-		m.apiKB += p.rssKB()
-	}
-	for _, p := range t.workers {
-		m.workersKB += p.rssKB()
-	}
-	return m
 }

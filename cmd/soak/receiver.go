@@ -39,6 +39,7 @@ type receiver struct {
 	requests map[string]int   // path → requests
 	acks     map[string][]ack // path + " " + webhook-id → 2xx answers
 	seqs     map[int]map[string]bool
+	firsts   map[string]int // path → webhook-ids answered 2xx at least once
 }
 
 func newReceiver(script map[string]behaviour, timeout time.Duration) (*receiver, error) {
@@ -47,7 +48,8 @@ func newReceiver(script map[string]behaviour, timeout time.Duration) (*receiver,
 		return nil, err
 	}
 	r := &receiver{url: "http://" + l.Addr().String(), script: script, timeout: timeout,
-		requests: map[string]int{}, acks: map[string][]ack{}, seqs: map[int]map[string]bool{}}
+		requests: map[string]int{}, acks: map[string][]ack{}, seqs: map[int]map[string]bool{},
+		firsts: map[string]int{}}
 	r.srv = &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = r.srv.Serve(l) }()
 	return r, nil
@@ -111,6 +113,9 @@ func (r *receiver) record(path, id string, body []byte) {
 	defer r.mu.Unlock()
 	k := path + " " + id
 	r.acks[k] = append(r.acks[k], ack{at: time.Now(), seq: ev.Data.Seq})
+	if len(r.acks[k]) == 1 {
+		r.firsts[path]++
+	}
 	if ev.Data.Seq > 0 {
 		if r.seqs[ev.Data.Seq] == nil {
 			r.seqs[ev.Data.Seq] = map[string]bool{}
@@ -140,4 +145,22 @@ func (r *receiver) snapshot() (map[string][]ack, map[int]map[string]bool, map[st
 		reqs[k] = v
 	}
 	return acks, seqs, reqs
+}
+
+// firstAcks is how many webhook-ids of a path were answered 2xx.
+func (r *receiver) firstAcks(path string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.firsts[path]
+}
+
+// requestCount is every request received so far, on every path.
+func (r *receiver) requestCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, v := range r.requests {
+		n += v
+	}
+	return n
 }
