@@ -19,8 +19,8 @@ func (s *Server) routes(app *fiber.App) {
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
 	app.Get("/readyz", func(c *fiber.Ctx) error {
 		if err := s.Ready(c.UserContext()); err != nil {
-			s.Log.Warn("readyz: redis unreachable", "err", err)
-			return apperr.New(apperr.CodeUnavailable, "redis is not reachable")
+			s.Log.Warn("readyz: redis does not take writes", "err", err)
+			return apperr.New(apperr.CodeUnavailable, "redis is not reachable or does not take writes")
 		}
 		return c.JSON(fiber.Map{"status": "ready"})
 	})

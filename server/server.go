@@ -191,11 +191,18 @@ func baseURL(cfg config.Config) string {
 // the HTTP server and the worker stopped.
 func (s *Server) Close(ctx context.Context) error { return s.Outbound.Close(ctx) }
 
-// Ready reports whether Redis answers.
+// Ready reports whether Redis takes writes: on Cluster, whether every
+// master answers.
 func (s *Server) Ready(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	return s.Redis.Ping(ctx).Err()
+	if c, ok := s.Redis.(*redis.ClusterClient); ok {
+		// Every master holds some accounts: one that is down is a gap.
+		return c.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error { return m.Ping(ctx).Err() })
+	}
+	// A master answers PING while it refuses writes (min-replicas-to-write
+	// unmet after a failover, a demoted master): probe with a write.
+	return s.Redis.Set(ctx, s.Keys.ReadyProbe(), "1", 10*time.Second).Err()
 }
 
 // HTTP builds the Fiber app with every route.

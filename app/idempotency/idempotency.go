@@ -28,7 +28,12 @@ type Options struct {
 	// TTL is how long a finished response is kept. Zero means 24 h.
 	TTL time.Duration
 	// Lease is how long an unfinished request holds its key, so a crashed
-	// request does not block its key for a day. Zero means 60 s.
+	// request does not block its key for a day. Zero means 35 s: just over
+	// the HTTP server's 30 s read and write timeouts, so no live request
+	// outlives its claim, and a client retrying after an API process died
+	// waits at most that long (409 idempotency_in_flight until then). A
+	// publish is also safe past the lease: its event and its scope are
+	// recorded in one transaction (events.Log.Publish).
 	Lease time.Duration
 }
 
@@ -45,7 +50,7 @@ func New(rdb redis.UniversalClient, keys store.Keys, opts Options) *Store {
 		opts.TTL = 24 * time.Hour
 	}
 	if opts.Lease == 0 {
-		opts.Lease = 60 * time.Second
+		opts.Lease = 35 * time.Second
 	}
 	return &Store{rdb: rdb, keys: keys, opts: opts}
 }

@@ -28,6 +28,10 @@ func (k Keys) UserEmail(email string) string { return k.prefix + ":useremail:" +
 // Accounts lists every account id. SET.
 func (k Keys) Accounts() string { return k.prefix + ":accounts" }
 
+// ReadyProbe is the short-lived key /readyz writes to learn that Redis
+// takes writes, not only PINGs.
+func (k Keys) ReadyProbe() string { return k.prefix + ":readyz" }
+
 // ---- accounts, users, API keys
 
 // Account is the account record (name, created_at, status). HASH.

@@ -88,10 +88,11 @@ func markUnavailable(err error) error {
 
 // transientReply reports Redis's own answers that mean "not now": still
 // loading its AOF after a restart, a replica or an old master during a
-// failover, a cluster re-sharding. The write did not happen; a retry will
-// succeed shortly.
+// failover, a master short of the replicas min-replicas-to-write asks for
+// (until the old master rejoins after a failover), a cluster re-sharding.
+// The write did not happen; a retry will succeed shortly.
 func transientReply(err error) bool {
-	for _, prefix := range []string{"LOADING", "READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN"} {
+	for _, prefix := range []string{"LOADING", "READONLY", "MASTERDOWN", "NOREPLICAS", "CLUSTERDOWN", "TRYAGAIN"} {
 		if redis.HasErrorPrefix(err, prefix) {
 			return true
 		}

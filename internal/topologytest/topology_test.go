@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,24 +29,29 @@ func TestSentinel_SmokeAndFailover(t *testing.T) {
 	// client would, with its Idempotency-Key) until acknowledged.
 	stop := make(chan struct{})
 	done := make(chan []string)
+	var acks atomic.Int64
+	var lastErr atomic.Value // the last refused write's answer, for the failure message
+	lastErr.Store("")
 	go func() {
 		var acked []string
 		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				done <- acked
-				return
-			default:
-			}
 			body := map[string]any{"name": "Bo", "email": fmt.Sprintf("bo%d@example.com", i)}
 			for {
+				select {
+				case <-stop:
+					done <- acked
+					return
+				default:
+				}
 				st, raw := g.try("POST", "/v1/customers", body)
 				if okStatus(st) {
 					var c struct{ ID string }
 					_ = json.Unmarshal(raw, &c)
 					acked = append(acked, c.ID)
+					acks.Add(1)
 					break
 				}
+				lastErr.Store(fmt.Sprintf("%d %s", st, raw))
 				time.Sleep(100 * time.Millisecond)
 			}
 			time.Sleep(20 * time.Millisecond) // a steady trickle, not a benchmark
@@ -76,7 +82,19 @@ func TestSentinel_SmokeAndFailover(t *testing.T) {
 	time.Sleep(500 * time.Millisecond) // let writes run before the failover
 	took := s.KillMaster(t)
 	t.Logf("failover: the replica accepted writes %.1f s after the master was killed", took.Seconds())
-	time.Sleep(2 * time.Second) // and after it
+	// Writes go on after it: one acknowledged within 20 s at most (the
+	// failover client finds the new master by itself).
+	before := acks.Load()
+	deadline := time.Now().Add(20 * time.Second)
+	for acks.Load() == before && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if acks.Load() == before {
+		close(stop)
+		<-done
+		t.Fatalf("no write acknowledged in 20 s after the failover; the last answer: %s", lastErr.Load())
+	}
+	time.Sleep(2 * time.Second) // and a while after it
 	close(stop)
 	acked := <-done
 	close(readyStop)
