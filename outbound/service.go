@@ -103,6 +103,7 @@ type Service struct {
 	limiter   *redis_rate.Limiter
 	owners    ownerCache
 	waiting   waiters
+	batchGate accountGate
 	metrics   *metrics
 	seal      sealer
 	onRemoved []func(ctx context.Context, w Webhook, why string)
