@@ -18,7 +18,7 @@ type api struct {
 	base []string
 	key  string
 	hc   *http.Client
-	next atomic.Int64
+	next *atomic.Int64 // shared by every account's client: the API processes take turns
 }
 
 func (a *api) do(method, path string, body any, headers map[string]string) (int, []byte, error) {
@@ -66,20 +66,22 @@ func (a *api) must(method, path string, body any, want int, out any) error {
 	}
 }
 
-// accepted is one publish answered 202: when its first request was sent,
-// when the 202 came.
+// accepted is one publish answered 202: its account (an index of the
+// publisher's apis), when its first request was sent, when the 202 came.
 type accepted struct {
-	seq      int
-	id       string
-	sent, at time.Time
+	seq, acct int
+	id        string
+	sent, at  time.Time
 }
 
-// publisher publishes soak.tick events at a rate; each publish is retried
-// with its Idempotency-Key until it is answered 202, as clients should.
+// publisher publishes soak.tick events at a rate, round-robin over the
+// accounts (publish seq goes to account seq % len(apis), with its key);
+// each publish is retried with its Idempotency-Key until it is answered
+// 202, as clients should.
 type publisher struct {
-	api   *api
+	apis  []*api // one per account
 	rate  int
-	types int // events go to soak.tick0 … soak.tick<types-1>, by seq
+	types int // an account's events go to soak.tick0 … soak.tick<types-1>, by seq
 
 	mu       sync.Mutex
 	accepted []accepted
@@ -118,18 +120,24 @@ loop:
 	wg.Wait()
 }
 
+// acctOf is the account a publish sequence number goes to.
+func (p *publisher) acctOf(seq int) int { return seq % len(p.apis) }
+
 func (p *publisher) publish(seq int) {
-	body := map[string]any{"type": fmt.Sprintf("soak.tick%d", seq%p.types), "data": map[string]any{"seq": seq}}
+	// The type counts an account's own publishes, so each account's events
+	// spread over every type whatever the number of accounts.
+	acct, n := p.acctOf(seq), len(p.apis)
+	body := map[string]any{"type": fmt.Sprintf("soak.tick%d", (seq/n)%p.types), "data": map[string]any{"seq": seq}}
 	hdr := map[string]string{"Idempotency-Key": "soak-" + strconv.Itoa(seq)}
 	sent := time.Now()
 	deadline := sent.Add(2 * time.Minute)
 	for {
-		st, raw, err := p.api.do("POST", "/v1/events", body, hdr)
+		st, raw, err := p.apis[acct].do("POST", "/v1/events", body, hdr)
 		if err == nil && st == http.StatusAccepted {
 			var ev struct{ ID string }
 			_ = json.Unmarshal(raw, &ev)
 			p.mu.Lock()
-			p.accepted = append(p.accepted, accepted{seq: seq, id: ev.ID, sent: sent, at: time.Now()})
+			p.accepted = append(p.accepted, accepted{seq: seq, acct: acct, id: ev.ID, sent: sent, at: time.Now()})
 			p.mu.Unlock()
 			return
 		}

@@ -33,12 +33,13 @@ func burst(o options) (*report, error) {
 		return nil, err
 	}
 	defer top.stop()
-	a, recv, hooks, err := setup(top, o.bin, sc.script, 1)
+	ts, recv, err := setup(top, o.bin, sc.script, 1, o.accounts)
 	if err != nil {
 		return nil, err
 	}
-	rep := &report{scenario: "burst", topology: "standalone", fsync: sc.fsync}
-	pub := &publisher{api: a, types: 1, errors: map[string]int{}}
+	rep := &report{scenario: "burst", topology: "standalone", fsync: sc.fsync, shards: top.shards,
+		accts: placements(ctx, top, ts)}
+	pub := &publisher{apis: apisOf(ts), types: 1, errors: map[string]int{}}
 	rep.pub = pub
 	rz := startReadyz(top.apiURLs[0])
 	rep.memStart = sample(ctx, top)
@@ -63,8 +64,8 @@ func burst(o options) (*report, error) {
 	_ = waitFor(3*time.Minute, "", func() bool { return recv.firstAcks("/main") >= len(pub.accepted) })
 	rep.cpu, rep.cpuAttempts = cpuNow(top).minus(cpu0), recv.requestCount()
 	rep.memEnd = sample(ctx, top)
-	rep.burst = burstOf(pub.accepted, recv)
-	err = rep.check(ctx, a, recv, hooks, "")
+	rep.burst = burstOf(pub.accepted, recv, len(ts))
+	err = rep.check(ctx, ts, recv, "")
 	rep.readyz = rz.finish()
 	rep.nodes = nodesAtEnd(ctx, top)
 	return rep, err
@@ -72,7 +73,7 @@ func burst(o options) (*report, error) {
 
 // burstOf measures the run from the publisher's and the receiver's record:
 // each event's first request to its first arrival.
-func burstOf(acc []accepted, recv *receiver) *burstFigures {
+func burstOf(acc []accepted, recv *receiver, accounts int) *burstFigures {
 	b := &burstFigures{accepted: len(acc)}
 	acks, _, _ := recv.snapshot()
 	var lats []time.Duration
@@ -83,7 +84,7 @@ func burstOf(acc []accepted, recv *receiver) *burstFigures {
 		if e.at.After(b.last202) {
 			b.last202 = e.at
 		}
-		as := acks["/main "+e.id]
+		as := acks[acctPath(e.acct, accounts, "/main")+" "+e.id]
 		if len(as) == 0 {
 			continue
 		}

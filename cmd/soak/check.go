@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -30,6 +31,9 @@ type report struct {
 	drain                                   time.Duration
 	acks, dupCrash, dupOther                int
 	lostInWindow, lostToReplication         []string
+
+	shards int           // HOOKLINE_QUEUE_SHARDS of the run
+	accts  []acctFigures // per account, in the publisher's order
 
 	pub     *publisher
 	broken_ map[string][]string // what broke → ids
@@ -64,14 +68,24 @@ func (r *report) inCrashWindow(t time.Time) bool {
 }
 
 // check waits for the deliveries to settle, then holds the record of the
-// receiver and Hookline's API against the promise.
-func (r *report) check(ctx context.Context, a *api, recv *receiver, hooks map[string][]string, fault string) error {
+// receiver and Hookline's API against the promise, account by account:
+// each account's events against its own webhooks, read with its own key.
+func (r *report) check(ctx context.Context, ts []*tenant, recv *receiver, fault string) error {
 	acc := r.pub.accepted // the publisher is done: its record is final
 	r.accepted = len(acc)
+	if len(r.accts) != len(ts) {
+		r.accts = make([]acctFigures, len(ts))
+	}
+	byAcct := make([][]accepted, len(ts))
+	for _, e := range acc {
+		byAcct[e.acct] = append(byAcct[e.acct], e)
+		r.accts[e.acct].accepted++
+	}
 	live := []string{"/main"}
-	if _, ok := hooks["/throttle"]; ok {
+	if _, ok := ts[0].hooks["/throttle"]; ok {
 		live = append(live, "/throttle")
 	}
+	n := len(ts)
 	// Settle: every accepted event fanned out and every delivery final, or
 	// the longest schedule (38 s of waits, six 2 s attempts) plus the
 	// reconciler's and the outbox drain's bounds past. An event a crash
@@ -80,31 +94,30 @@ func (r *report) check(ctx context.Context, a *api, recv *receiver, hooks map[st
 	// waited for, so losing one does not hold the settle to its bound.
 	start := time.Now()
 	gone := map[string]bool{}
-	var byHook map[string]map[string]delivery
+	var byHook map[string]map[string]delivery // receiver path (account's) → event id → delivery
 	for {
 		byHook = map[string]map[string]delivery{}
-		pending := 0
-		for _, p := range live {
-			m := map[string]delivery{}
-			for _, whk := range hooks[p] {
-				ds, err := a.deliveries(whk)
-				if err != nil {
-					return err
-				}
-				for _, d := range ds {
-					m[d.EventID] = d
-					if d.Status == "pending" {
-						pending++
+		pending, unfanned := 0, 0
+		for _, t := range ts {
+			for _, p := range live {
+				m := map[string]delivery{}
+				for _, whk := range t.hooks[p] {
+					ds, err := t.api.deliveries(whk)
+					if err != nil {
+						return err
+					}
+					for _, d := range ds {
+						m[d.EventID] = d
+						if d.Status == "pending" {
+							pending++
+						}
 					}
 				}
-			}
-			byHook[p] = m
-		}
-		unfanned := 0
-		for _, p := range live {
-			for _, e := range acc {
-				if _, ok := byHook[p][e.id]; !ok && !gone[e.id] && !r.eventGone(a, e.id, gone) {
-					unfanned++
+				byHook[acctPath(t.idx, n, p)] = m
+				for _, e := range byAcct[t.idx] {
+					if _, ok := m[e.id]; !ok && !gone[e.id] && !r.eventGone(t.api, e.id, gone) {
+						unfanned++
+					}
 				}
 			}
 		}
@@ -115,37 +128,54 @@ func (r *report) check(ctx context.Context, a *api, recv *receiver, hooks map[st
 	}
 	r.drain = time.Since(r.stopped)
 	now := time.Now()
-	var details []delivery
-	for _, p := range live {
-		for _, e := range acc {
-			d, ok := byHook[p][e.id]
-			if !ok {
-				r.missing(a, p, e, fault)
-				continue
-			}
-			r.deliveries++
-			switch d.Status {
-			case "delivered":
-				r.delivered++
-			case "failed":
-				r.failed++
-			default:
-				if d.NextAttemptAt != nil && d.NextAttemptAt.Before(now.Add(-30*time.Second)) {
-					r.fail("pending past its schedule (>30 s)", d.ID)
-				} else {
-					r.fail("not final after the drain", d.ID)
+	for _, t := range ts {
+		var details []delivery
+		f := &r.accts[t.idx]
+		if len(byAcct[t.idx]) == 0 && n > 1 && r.accepted >= n {
+			r.failIn(t.idx, "an account had no accepted event (the publisher's round-robin)", t.id)
+		}
+		for _, p := range live {
+			for _, e := range byAcct[t.idx] {
+				d, ok := byHook[acctPath(t.idx, n, p)][e.id]
+				if !ok {
+					r.missing(t, p, e, fault)
+					continue
+				}
+				r.deliveries++
+				f.deliveries++
+				switch d.Status {
+				case "delivered":
+					r.delivered++
+					f.delivered++
+				case "failed":
+					r.failed++
+					f.failed++
+				default:
+					if d.NextAttemptAt != nil && d.NextAttemptAt.Before(now.Add(-30*time.Second)) {
+						r.failIn(t.idx, "pending past its schedule (>30 s)", d.ID)
+					} else {
+						r.failIn(t.idx, "not final after the drain", d.ID)
+					}
+				}
+				// Every failed or retried delivery's log is read in full, and
+				// one in 50 of the rest.
+				if d.Status == "failed" || d.Attempts > 1 || e.seq%50 == 0 {
+					details = append(details, d)
 				}
 			}
-			// Every failed or retried delivery's log is read in full, and
-			// one in 50 of the rest.
-			if d.Status == "failed" || d.Attempts > 1 || e.seq%50 == 0 {
-				details = append(details, d)
-			}
 		}
+		r.checkLogs(t, details)
 	}
-	r.checkLogs(a, details)
-	r.checkReceiver(recv, byHook)
+	r.checkReceiver(recv, byHook, acc)
 	return nil
+}
+
+// failIn records a broken promise of account i.
+func (r *report) failIn(i int, what, id string) {
+	r.fail(what, id)
+	if i >= 0 && i < len(r.accts) {
+		r.accts[i].broken++
+	}
 }
 
 // eventGone says whether Hookline answers 404 for the event, and
@@ -160,8 +190,8 @@ func (r *report) eventGone(a *api, id string, gone map[string]bool) bool {
 // within the promise (an AOF everysec restart within a second of its
 // acceptance, a failover's unreplicated writes), lost outside it, or never
 // fanned out.
-func (r *report) missing(a *api, hook string, e accepted, fault string) {
-	st, _, err := a.do("GET", "/v1/events/"+e.id, nil, nil)
+func (r *report) missing(t *tenant, hook string, e accepted, fault string) {
+	st, _, err := t.api.do("GET", "/v1/events/"+e.id, nil, nil)
 	gone := err == nil && st == 404
 	switch {
 	case gone && fault == "redis" && r.fsync == "everysec" && r.nearFault(e.at, 1500*time.Millisecond):
@@ -173,9 +203,9 @@ func (r *report) missing(a *api, hook string, e accepted, fault string) {
 			r.lostToReplication = append(r.lostToReplication, e.id)
 		}
 	case gone:
-		r.fail(lostEvent, e.id)
+		r.failIn(t.idx, lostEvent, e.id)
 	default:
-		r.fail("accepted but never fanned out to "+hook, e.id)
+		r.failIn(t.idx, "accepted but never fanned out to "+hook, e.id)
 	}
 }
 
@@ -205,7 +235,7 @@ func (r *report) nearFault(t time.Time, window time.Duration) bool {
 
 // checkLogs reads deliveries in full: the attempt log holds one entry per
 // attempt, numbered from 1.
-func (r *report) checkLogs(a *api, ds []delivery) {
+func (r *report) checkLogs(t *tenant, ds []delivery) {
 	var mu sync.Mutex
 	work := make(chan delivery)
 	var wg sync.WaitGroup
@@ -215,9 +245,9 @@ func (r *report) checkLogs(a *api, ds []delivery) {
 			defer wg.Done()
 			for d := range work {
 				var full delivery
-				if err := a.must("GET", "/v1/deliveries/"+d.ID, nil, 200, &full); err != nil {
+				if err := t.api.must("GET", "/v1/deliveries/"+d.ID, nil, 200, &full); err != nil {
 					mu.Lock()
-					r.fail("delivery unreadable", d.ID)
+					r.failIn(t.idx, "delivery unreadable", d.ID)
 					mu.Unlock()
 					continue
 				}
@@ -227,7 +257,7 @@ func (r *report) checkLogs(a *api, ds []delivery) {
 				}
 				if !ok {
 					mu.Lock()
-					r.fail("incomplete attempt log", d.ID)
+					r.failIn(t.idx, "incomplete attempt log", d.ID)
 					mu.Unlock()
 				}
 			}
@@ -240,41 +270,72 @@ func (r *report) checkLogs(a *api, ds []delivery) {
 	wg.Wait()
 }
 
+// dupClass is the class of duplicates past 0.1 % outside crash windows.
+const dupClass = "duplicate outside a crash window (listed up to 20)"
+
 // checkReceiver compares the receiver's record with Hookline's: every
-// delivered delivery was acknowledged, duplicates are counted, and no
-// publish became two events.
-func (r *report) checkReceiver(recv *receiver, byHook map[string]map[string]delivery) {
+// delivered delivery was acknowledged on its own account's path,
+// duplicates are counted (within 0.1 % outside crash windows per account
+// and in total), and no publish became two events.
+func (r *report) checkReceiver(recv *receiver, byHook map[string]map[string]delivery, acc []accepted) {
 	acks, seqs, reqs := recv.snapshot()
-	r.receiverRequests = reqs
+	r.receiverRequests = map[string]int{} // totals over the accounts, by base path
+	for p, v := range reqs {
+		r.receiverRequests[basePath(p)] += v
+	}
+	owner := make(map[string]int, len(acc)) // event id → account
+	for _, e := range acc {
+		owner[e.id] = e.acct
+	}
 	for p, m := range byHook {
+		i, _ := splitPath(p)
 		for id, d := range m {
 			if d.Status == "delivered" && len(acks[p+" "+id]) == 0 {
-				r.fail("delivered, but the receiver never answered 2xx", d.ID)
+				r.failIn(i, "delivered, but the receiver never answered 2xx", d.ID)
 			}
 		}
 	}
+	var dups []string
 	for k, as := range acks {
-		if !strings.HasPrefix(k, "/main ") && !strings.HasPrefix(k, "/throttle ") || strings.HasSuffix(k, " ") {
+		p, id, _ := strings.Cut(k, " ")
+		i, base := splitPath(p)
+		if base != "/main" && base != "/throttle" || id == "" || i >= len(r.accts) {
 			continue
 		}
+		f := &r.accts[i]
+		if o, ok := owner[id]; ok && o != i {
+			r.failIn(i, "delivered to another account's webhook", k)
+		}
 		r.acks++
+		f.acks++
 		if len(as) > 1 {
 			if r.inCrashWindow(as[0].at) {
 				r.dupCrash++
+				f.dupCrash++
 			} else {
 				r.dupOther++
-				if r.dupOther <= 20 {
-					r.fail("duplicate outside a crash window (listed up to 20)", k)
-				}
+				f.dupOther++
+				dups = append(dups, k)
 			}
 		}
 	}
-	if r.acks > 0 && float64(r.dupOther)/float64(r.acks) <= 0.001 {
-		delete(r.broken_, "duplicate outside a crash window (listed up to 20)")
+	over := func(d, n int) bool { return d > 0 && (n == 0 || float64(d)/float64(n) > 0.001) }
+	broke := over(r.dupOther, r.acks)
+	for i := range r.accts {
+		if over(r.accts[i].dupOther, r.accts[i].acks) {
+			broke = true
+			r.accts[i].broken += r.accts[i].dupOther
+		}
+	}
+	if broke {
+		sort.Strings(dups)
+		for _, k := range head(dups) {
+			r.fail(dupClass, k)
+		}
 	}
 	for seq, ids := range seqs {
 		if len(ids) > 1 {
-			r.fail("one publish became two events", fmt.Sprint(seq))
+			r.failIn(r.pub.acctOf(seq), "one publish became two events", fmt.Sprint(seq))
 		}
 	}
 }

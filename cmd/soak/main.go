@@ -6,8 +6,13 @@
 //
 //	soak -scenario worker-crash -duration 10m -rate 500 -kills 100
 //	soak -topology sentinel -scenario failover -duration 10m -rate 500 [-min-replicas]
-//	soak -topology cluster -scenario worker-crash -duration 10m -rate 500
+//	soak -topology cluster -scenario worker-crash -duration 10m -rate 500 [-accounts 6]
 //	soak -scenario burst -events 5000
+//
+// Events are spread round-robin over -accounts accounts (1, or 6 on
+// cluster, so the accounts' records and shard queues spread over the
+// masters); each has the same event types and webhooks on one receiver,
+// and every check holds per account and in total.
 //
 // Redis is one node (-topology standalone), a master and a replica with
 // three sentinels (sentinel), or three masters with one delivery queue
@@ -28,7 +33,6 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -66,6 +70,7 @@ type options struct {
 	duration           time.Duration
 	rate, kills        int
 	events             int
+	accounts           int
 	minReplicas        bool
 	bin, dir           string
 }
@@ -86,8 +91,14 @@ func run() int {
 	flag.BoolVar(&o.minReplicas, "min-replicas", false,
 		"sentinel only: min-replicas-to-write 1 and min-replicas-max-lag 1 on both data nodes")
 	flag.StringVar(&o.bin, "bin", "", "the hookline binary (empty: build ./cmd/hookline)")
+	flag.IntVar(&o.accounts, "accounts", 1, "accounts the events are spread over, round-robin (default 6 with -topology cluster)")
 	keep := flag.Bool("keep", false, "keep the run's directory (logs, AOF, Redis configs)")
 	flag.Parse()
+	if !flagSet("accounts") && o.topology == "cluster" {
+		// One account's records and deliveries sit on one or two masters:
+		// six spread them over the three (RELIABILITY.md, "Adding masters").
+		o.accounts = 6
+	}
 	sc, ok := scenarios[o.scenario]
 	if msg := o.refuse(ok, sc); msg != "" {
 		fmt.Fprintln(os.Stderr, "soak:", msg)
@@ -111,11 +122,12 @@ func run() int {
 	o.kills = defaultFaults(sc.fault, o.kills, o.duration)
 	var r *report
 	if o.scenario == "burst" {
-		fmt.Printf("soak burst on standalone (AOF %s): %s; %d events; dir %s\n", sc.fsync, sc.about, o.events, o.dir)
+		fmt.Printf("soak burst on standalone (AOF %s): %s; %d events%s; dir %s\n", sc.fsync, sc.about, o.events,
+			o.accountsNote(), o.dir)
 		r, err = burst(o)
 	} else {
-		fmt.Printf("soak %s on %s (AOF %s%s): %s; %s at %d events/s, %d faults; dir %s\n", o.scenario, o.topology,
-			sc.fsync, o.replicasNote(), sc.about, o.duration, o.rate, o.kills, o.dir)
+		fmt.Printf("soak %s on %s (AOF %s%s): %s; %s at %d events/s%s, %d faults; dir %s\n", o.scenario, o.topology,
+			sc.fsync, o.replicasNote(), sc.about, o.duration, o.rate, o.accountsNote(), o.kills, o.dir)
 		r, err = soak(o)
 	}
 	if err != nil {
@@ -150,8 +162,25 @@ func (o options) refuse(known bool, sc scenario) string {
 		return "-events must be at least 1"
 	case o.scenario != "burst" && (o.rate < 1 || o.duration < time.Second):
 		return "-rate must be at least 1 and -duration at least 1s"
+	case o.accounts < 1 || o.accounts > 1000:
+		return "-accounts must be from 1 to 1000"
 	}
 	return ""
+}
+
+// flagSet says whether the flag was given on the command line.
+func flagSet(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// accountsNote is ", N accounts" with more than one.
+func (o options) accountsNote() string {
+	if o.accounts <= 1 {
+		return ""
+	}
+	return fmt.Sprintf(", %d accounts", o.accounts)
 }
 
 func (o options) replicasNote() string {
@@ -177,51 +206,6 @@ func defaultFaults(fault string, kills int, d time.Duration) int {
 	return max(1, int(float64(per10m)*d.Seconds()/600))
 }
 
-// setup creates the account's event types and one webhook per type and
-// receiver path; hooks maps each path to its webhooks.
-func setup(top *topology, bin string, script map[string]behaviour, types int) (*api, *receiver, map[string][]string, error) {
-	key, err := top.createAccount(bin)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	// Idle connections are kept for every publishing goroutine: the default
-	// two per host would make most publishes open a new connection.
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = 64
-	a := &api{base: top.apiURLs, key: key, hc: &http.Client{Timeout: 10 * time.Second, Transport: tr}}
-	recv, err := newReceiver(script, 2*time.Second)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	hooks := map[string][]string{}
-	for k := 0; k < types; k++ {
-		typ := fmt.Sprintf("soak.tick%d", k)
-		if err := a.must("POST", "/v1/event-types", map[string]any{"name": typ, "description": "A soak test event.",
-			"sample": map[string]any{"seq": 1}}, 201, nil); err != nil {
-			return nil, nil, nil, err
-		}
-		for path, b := range script {
-			if b.gone && k > 0 {
-				continue // deleted at its first 410: one is enough
-			}
-			// max_in_flight is the most a webhook may set: at the default
-			// (10) a receiver that holds 10 % of requests for 2 s caps one
-			// webhook near 40 attempts/s, below what receiver-chaos sends
-			// it, and the run would measure that cap, not durability.
-			var w struct{ ID string }
-			if err := a.must("POST", "/v1/webhooks", map[string]any{"name": path, "url": recv.url + path, "events": []string{typ},
-				"timeout": "2s", "retry_schedule": []string{"1s", "2s", "5s", "10s", "20s"}, "max_in_flight": 100}, 201, &w); err != nil {
-				return nil, nil, nil, err
-			}
-			if err := a.must("PATCH", "/v1/webhooks/"+w.ID, map[string]any{"active": true}, 200, nil); err != nil {
-				return nil, nil, nil, err
-			}
-			hooks[path] = append(hooks[path], w.ID)
-		}
-	}
-	return a, recv, hooks, nil
-}
-
 func soak(o options) (*report, error) {
 	ctx := context.Background()
 	sc := scenarios[o.scenario]
@@ -233,15 +217,16 @@ func soak(o options) (*report, error) {
 	defer top.stop()
 	// Hookline's delivery log keeps the last 10,000 deliveries per webhook:
 	// the events are spread over enough types (one webhook per type and
-	// path) that none is trimmed before the check reads it.
+	// path) that none is trimmed before the check reads it. Every account
+	// has all the types, though it takes only its share of the events.
 	types := int(float64(o.rate)*o.duration.Seconds()/8000) + 1
-	a, recv, hooks, err := setup(top, o.bin, sc.script, types)
+	ts, recv, err := setup(top, o.bin, sc.script, types, o.accounts)
 	if err != nil {
 		return nil, err
 	}
 	rep := &report{scenario: o.scenario, topology: o.topology, fsync: sc.fsync, replicas: o.replicasNote(),
-		rate: o.rate, duration: o.duration}
-	pub := &publisher{api: a, rate: o.rate, types: types, errors: map[string]int{}}
+		rate: o.rate, duration: o.duration, shards: top.shards, accts: placements(ctx, top, ts)}
+	pub := &publisher{apis: apisOf(ts), rate: o.rate, types: types, errors: map[string]int{}}
 	rep.pub = pub
 	rz := startReadyz(top.apiURLs[0])
 	stop := make(chan struct{})
@@ -279,7 +264,7 @@ func soak(o options) (*report, error) {
 	// stopped; the check's own reads of Hookline come after it.
 	_ = waitFor(5*time.Second, "", func() bool { return recv.firstAcks("/main") >= len(pub.accepted) })
 	rep.cpu, rep.cpuAttempts = cpuNow(top).minus(cpu0), recv.requestCount()
-	err = rep.check(ctx, a, recv, hooks, sc.fault)
+	err = rep.check(ctx, ts, recv, sc.fault)
 	rep.readyz = rz.finish()
 	rep.nodes = nodesAtEnd(ctx, top)
 	return rep, err

@@ -26,7 +26,8 @@ type ack struct {
 	seq int
 }
 
-// receiver records, per webhook path and webhook-id (the event id), every
+// receiver records, per webhook path (with more than one account, the
+// account's: /a<i>/main) and webhook-id (the event id), every
 // request and every 2xx answer, and the event ids each publish sequence
 // number arrived under.
 type receiver struct {
@@ -39,7 +40,7 @@ type receiver struct {
 	requests map[string]int   // path → requests
 	acks     map[string][]ack // path + " " + webhook-id → 2xx answers
 	seqs     map[int]map[string]bool
-	firsts   map[string]int // path → webhook-ids answered 2xx at least once
+	firsts   map[string]int // base path (every account's) → webhook-ids answered 2xx at least once
 }
 
 func newReceiver(script map[string]behaviour, timeout time.Duration) (*receiver, error) {
@@ -61,7 +62,7 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
 	r.requests[path]++
 	r.mu.Unlock()
-	b := r.script[path]
+	b := r.script[basePath(path)]
 	x := rand.Float64()
 	switch {
 	case b.gone:
@@ -114,7 +115,7 @@ func (r *receiver) record(path, id string, body []byte) {
 	k := path + " " + id
 	r.acks[k] = append(r.acks[k], ack{at: time.Now(), seq: ev.Data.Seq})
 	if len(r.acks[k]) == 1 {
-		r.firsts[path]++
+		r.firsts[basePath(path)]++
 	}
 	if ev.Data.Seq > 0 {
 		if r.seqs[ev.Data.Seq] == nil {
@@ -147,7 +148,8 @@ func (r *receiver) snapshot() (map[string][]ack, map[int]map[string]bool, map[st
 	return acks, seqs, reqs
 }
 
-// firstAcks is how many webhook-ids of a path were answered 2xx.
+// firstAcks is how many webhook-ids of a base path ("/main": every
+// account's) were answered 2xx.
 func (r *receiver) firstAcks(path string) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()

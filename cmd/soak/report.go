@@ -18,6 +18,9 @@ func (r *report) print(w io.Writer) {
 		r.deliveries, r.delivered, r.failed, r.drain.Round(time.Second))
 	fmt.Fprintf(w, "receiver: requests %v; acknowledged %d, duplicates %d in crash windows, %d outside (%.3f %%)\n",
 		r.receiverRequests, r.acks, r.dupCrash, r.dupOther, 100*float64(r.dupOther)/float64(max(1, r.acks)))
+	if len(r.accts) > 1 || r.topology == "cluster" {
+		r.printAccounts(w, r.shards)
+	}
 	if len(r.lostInWindow) > 0 {
 		fmt.Fprintf(w, "lost within AOF everysec's one-second window: %d %v\n", len(r.lostInWindow), head(r.lostInWindow))
 	}
@@ -78,10 +81,14 @@ func (r *report) printMemory(w io.Writer) {
 		fmt.Fprintf(w, "redis %s %s: used_memory %.1f MB, total_commands_processed %d (%.0f %% of all data nodes)%s\n",
 			n.addr, n.role, float64(n.usedMemory)/1e6, n.commands, 100*float64(n.commands)/float64(max(1, total)), restarted)
 	}
-	if r.topology == "cluster" {
+	switch {
+	case r.topology == "cluster" && len(r.accts) <= 1:
 		// Read with the figures above: the soak has one account.
 		fmt.Fprintln(w, "  (one soak account: its records share one hash tag and its deliveries one shard queue, "+
 			"so its load lands on one or two masters; RELIABILITY.md, \"What is not sharded\")")
+	case r.topology == "cluster":
+		fmt.Fprintf(w, "  (%d soak accounts: each one's records on the master of its hash tag, its deliveries on the "+
+			"master of its shard queue, as the account lines above say)\n", len(r.accts))
 	}
 }
 

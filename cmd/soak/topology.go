@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -19,6 +18,7 @@ type topology struct {
 	apiURLs []string
 	workers []*proc
 	env     []string
+	shards  int // HOOKLINE_QUEUE_SHARDS
 }
 
 // layout says which processes a run starts.
@@ -36,7 +36,7 @@ func startTopology(ctx context.Context, bin, dir string, l layout) (*topology, e
 	if err != nil {
 		return nil, err
 	}
-	t := &topology{dir: dir, redis: rs}
+	t := &topology{dir: dir, redis: rs, shards: 1}
 	key, err := newSecretKey(bin)
 	if err != nil {
 		rs.stop()
@@ -47,7 +47,8 @@ func startTopology(ctx context.Context, bin, dir string, l layout) (*topology, e
 		"HOOKLINE_LOG_LEVEL=warn", "HOOKLINE_EVENT_MAX=10000000", "HOOKLINE_MAX_EVENT_TYPES=200"}
 	if l.redis == "cluster" {
 		// One delivery queue per master (RELIABILITY.md, "Adding masters").
-		t.env = append(t.env, "HOOKLINE_QUEUE_SHARDS="+strconv.Itoa(len(rs.data)))
+		t.shards = len(rs.data)
+		t.env = append(t.env, "HOOKLINE_QUEUE_SHARDS="+strconv.Itoa(t.shards))
 	}
 	for i := 0; i < l.apis; i++ {
 		addr := "127.0.0.1:" + strconv.Itoa(freePort())
@@ -78,23 +79,6 @@ func newSecretKey(bin string) (string, error) {
 		return "", fmt.Errorf("hookline admin new-secret-key: %w", err)
 	}
 	return strings.TrimSpace(string(out)), nil
-}
-
-// createAccount runs hookline admin create-account and returns the API key.
-func (t *topology) createAccount(bin string) (string, error) {
-	cmd := exec.Command(bin, "admin", "create-account", "--name", "Soak", "--email", "soak@example.com")
-	cmd.Env = append(append(os.Environ(), t.env...), "HOOKLINE_ADMIN_PASSWORD=soak-password-1")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("create-account: %v: %s", err, out)
-	}
-	i := strings.Index(string(out), `"api_key"`)
-	if i < 0 {
-		return "", fmt.Errorf("create-account: no api_key in %s", out)
-	}
-	rest := string(out)[i+len(`"api_key"`):]
-	rest = rest[strings.Index(rest, `"`)+1:]
-	return rest[:strings.Index(rest, `"`)], nil
 }
 
 func (t *topology) stop() {
