@@ -84,13 +84,10 @@ func (s *Service) enqueueEach(ctx context.Context, ds []Delivery) error {
 }
 
 // handleDeliverBatch runs every item's attempt concurrently, at most the
-// account's in-flight cap of them at once per process (accountGate): the
-// per-webhook and per-account leases bound how many are really sent
+// account's in-flight cap of them at once per process (accountGate, gate.go):
+// the per-webhook and per-account leases bound how many are really sent
 // together across processes (the rest wait briefly or park as single
-// tasks), and a slow receiver holds only its own item. Without the gate,
-// fifty tasks of 20 items start 1,000 attempts that mostly poll and park
-// on the same account's 20 leases: measured 3.8 Redis round trips per
-// delivery instead of 2.4. An item that could not be run or recorded fails the task,
+// tasks), and a slow receiver holds only its own item. An item that could not be run or recorded fails the task,
 // which Asynq archives; Recover then resumes the items still pending on
 // their generation, and only those.
 func (s *Service) handleDeliverBatch(ctx context.Context, t *asynq.Task) error {
@@ -105,13 +102,13 @@ func (s *Service) handleDeliverBatch(ctx context.Context, t *asynq.Task) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			release, err := s.batchGate.enter(ctx, b.AccountID, s.opts.AccountInFlight)
+			pass, err := s.batchGate.enter(ctx, b.AccountID, s.opts.AccountInFlight)
 			if err != nil {
 				errs[i] = err
 				return
 			}
-			defer release()
-			errs[i] = s.attempt(ctx, b.item(i))
+			defer s.batchGate.exit(pass)
+			errs[i] = s.attempt(withPass(ctx, pass), b.item(i))
 		}()
 	}
 	wg.Wait()
@@ -121,47 +118,6 @@ func (s *Service) handleDeliverBatch(ctx context.Context, t *asynq.Task) error {
 			"event_id", b.EventID, "account_id", b.AccountID, "err", err)
 	}
 	return err
-}
-
-// accountGate bounds the batch items of one account running at once in
-// this process. An entry lives only while some item holds or waits for it.
-type accountGate struct {
-	mu sync.Mutex
-	m  map[string]*gateSlot
-}
-
-type gateSlot struct {
-	ch    chan struct{}
-	users int
-}
-
-// enter waits for one of the account's slots; release gives it back.
-func (g *accountGate) enter(ctx context.Context, acct string, slots int) (release func(), err error) {
-	g.mu.Lock()
-	if g.m == nil {
-		g.m = map[string]*gateSlot{}
-	}
-	sl := g.m[acct]
-	if sl == nil {
-		sl = &gateSlot{ch: make(chan struct{}, max(slots, 1))}
-		g.m[acct] = sl
-	}
-	sl.users++
-	g.mu.Unlock()
-	leave := func() {
-		g.mu.Lock()
-		if sl.users--; sl.users == 0 {
-			delete(g.m, acct)
-		}
-		g.mu.Unlock()
-	}
-	select {
-	case sl.ch <- struct{}{}:
-		return func() { <-sl.ch; leave() }, nil
-	case <-ctx.Done():
-		leave()
-		return nil, ctx.Err()
-	}
 }
 
 // resumeTask resumes what an abandoned or archived task of either delivery

@@ -2,6 +2,7 @@ package outbound_test
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -137,5 +138,32 @@ func TestBatch_ReconcileWaitsRecoverResumes(t *testing.T) {
 	// Nothing runs twice: no request beyond the six awaited arrives.
 	if got := len(only(f.recv.Requests(), "customer.created")); got != 3 {
 		t.Fatalf("%d customer.created requests in the end, want 3", got)
+	}
+}
+
+// A slow webhook's batch items, in flight or waiting for its lease, do not
+// hold up the same events' items for a fast webhook of the account: all of
+// the fast one's deliveries arrive while the slow one holds every request.
+// (Under a steady stream, waiters holding the account's gate delayed the
+// fast webhook by seconds: see TestAccountGate_PauseFreesTheSlot and the
+// isolation row of make bench.)
+func TestBatch_SlowWebhookDoesNotHoldUpAFastOneOnTheSameEvents(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	hold := make(chan struct{})
+	slow := receiver.New(t, receiver.Reply{Status: 200, Hold: hold})
+	t.Cleanup(func() { close(hold) }) // before the receiver's Close, which waits for held requests
+	fast := receiver.New(t)
+	ws := f.webhook(t, slow, map[string]any{"timeout": "30s"})
+	wf := f.webhook(t, fast, nil)
+	f.activate(t, wf.ID)
+	fast.WaitFor(t, 1, 10*time.Second) // its activation test
+	f.activate(t, ws.ID)
+	for i := 0; i < 40; i++ {
+		f.createCustomer(t, "c"+strconv.Itoa(i)+"@example.com")
+	}
+	fast.WaitFor(t, 41, 20*time.Second)
+	if n := slow.Count(); n > 10 {
+		t.Fatalf("the slow endpoint has %d requests in flight, want at most its cap of 10", n)
 	}
 }

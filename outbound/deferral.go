@@ -207,6 +207,11 @@ func (s *Service) waitLocal(ctx context.Context, w Webhook, c caps) bool {
 		return false
 	}
 	defer s.waiting.leave(w.ID)
+	if p := passFrom(ctx); p != nil {
+		// A batch item waits for its webhook outside its account's gate.
+		p.pause()
+		defer func() { _ = p.resume(ctx) }()
+	}
 	deadline := time.NewTimer(localWait)
 	defer deadline.Stop()
 	tick := time.NewTicker(localPoll)

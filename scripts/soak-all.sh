@@ -28,6 +28,7 @@ runs=(
 	"receiver-chaos|-scenario receiver-chaos -duration 10m"
 	"sentinel-failover|-topology sentinel -scenario failover -duration 3m -kills 2"
 	"cluster-worker-crash|-topology cluster -scenario worker-crash -duration 3m -kills 30"
+	"burst|-scenario burst -events 5000"
 )
 failed=0
 for round in $(seq 1 "$ROUNDS"); do
