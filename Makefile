@@ -33,7 +33,7 @@ help:
 	@echo "make test        go vet, then go test -race on every package, then test-zapier (needs redis-server, node; installs them as root)"
 	@echo "make test-zapier the Zapier CLI app's Jest tests against a live server built from this tree (npm ci first)"
 	@echo "make bench       run the benchmarks (BENCH=regexp BENCHTIME=2s PKGS=./app/...)"
-	@echo "make soak        the durability soak (SCENARIO=worker-crash|api-crash|redis-everysec|redis-always|receiver-chaos DURATION=10m RATE=500)"
+	@echo "make soak        the durability soak (SCENARIO=worker-crash|api-crash|redis-everysec|redis-always|receiver-chaos|failover|burst DURATION=10m RATE=500 SOAKFLAGS='-topology sentinel|cluster')"
 	@echo "make fmt         gofmt every Go file"
 	@echo "make vet         go vet ./..."
 	@echo "make clean       remove bin/ and test outputs"
@@ -82,7 +82,10 @@ endif
 # and three worker processes built from this tree, a publisher and a
 # scripted receiver, with one scenario's faults; non-zero when the promise
 # breaks. Not part of `make test`. The defaults are a quick run; the
-# recorded runs use DURATION=10m RATE=500.
+# recorded runs (RELIABILITY.md) are scripts/soak-all.sh at RATE=500.
+# SOAKFLAGS='-topology sentinel' (with SCENARIO=failover) or
+# '-topology cluster' runs on Redis's distributed modes; SCENARIO=burst
+# sends 5,000 events from 8 clients to one `hookline serve`.
 SCENARIO ?= worker-crash
 DURATION ?= 1m
 RATE     ?= 100
