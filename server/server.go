@@ -133,7 +133,7 @@ func New(cfg config.Config, rdb redis.UniversalClient, log *slog.Logger, opts Op
 			log.Warn("revoke: pause endpoints of the credential", "credential", cred.String(), "err", err)
 		}
 	})
-	idem := idempotency.New(rdb, keys, idempotency.Options{})
+	idem := idempotency.New(rdb, keys, idempotency.Options{Log: log})
 
 	// The dashboard calls the same services as the API; cookies are Secure
 	// when the public base URL is https.

@@ -8,6 +8,7 @@ package idempotency
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -35,6 +36,9 @@ type Options struct {
 	// publish is also safe past the lease: its event and its scope are
 	// recorded in one transaction (events.Log.Publish).
 	Lease time.Duration
+	// Log receives the requests whose response could not be stored.
+	// Nil means slog.Default().
+	Log *slog.Logger
 }
 
 // Store keeps idempotency records in Redis.
@@ -51,6 +55,9 @@ func New(rdb redis.UniversalClient, keys store.Keys, opts Options) *Store {
 	}
 	if opts.Lease == 0 {
 		opts.Lease = 35 * time.Second
+	}
+	if opts.Log == nil {
+		opts.Log = slog.Default()
 	}
 	return &Store{rdb: rdb, keys: keys, opts: opts}
 }

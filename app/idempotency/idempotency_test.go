@@ -1,7 +1,9 @@
 package idempotency_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/hookline/hookline/app/auth"
 	"github.com/hookline/hookline/app/httpapi"
@@ -32,7 +35,10 @@ type testApp struct {
 }
 
 func newTestApp(t *testing.T) (*testApp, *idempotency.Store) {
-	rdb := redistest.Client(t)
+	return newTestAppOn(t, redistest.Client(t))
+}
+
+func newTestAppOn(t *testing.T, rdb redis.UniversalClient) (*testApp, *idempotency.Store) {
 	st := idempotency.New(rdb, store.NewKeys("t"), idempotency.Options{})
 	ta := &testApp{hold: make(chan struct{})}
 	close(ta.hold)
@@ -161,5 +167,44 @@ func TestBadKey(t *testing.T) {
 	}
 	if ta.calls.Load() != 0 {
 		t.Fatal("handler ran for a bad key")
+	}
+}
+
+// finishFailer refuses the transaction that stores a finished response,
+// as Redis does while it loads its AOF after a restart (EXECABORT).
+type finishFailer struct{ on *atomic.Bool }
+
+func (finishFailer) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (finishFailer) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (f finishFailer) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for _, c := range cmds {
+			if f.on.Load() && c.Name() == "hset" && strings.Contains(fmt.Sprint(c.Args()), "state done") {
+				return errors.New("EXECABORT Transaction discarded because of previous errors.")
+			}
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// When the work is done but its response cannot be stored, the client gets
+// the handler's answer, not an error that invites a retry (it got a 500
+// before); the key stays claimed, so a retry within the lease is a 409,
+// not a second run.
+func TestResponseNotStored_TheAnswerIsStillSent(t *testing.T) {
+	rdb := redistest.Client(t)
+	var fail atomic.Bool
+	rdb.AddHook(finishFailer{&fail})
+	ta, _ := newTestAppOn(t, rdb)
+	fail.Store(true)
+	if st, body, _ := ta.post(t, "acc_1", "k-stored-not", `{"a":1}`); st != 201 || !strings.Contains(body, `"n":1`) {
+		t.Fatalf("answer when the response could not be stored = %d %s, want the handler's 201", st, body)
+	}
+	fail.Store(false)
+	if st, body, _ := ta.post(t, "acc_1", "k-stored-not", `{"a":1}`); st != 409 {
+		t.Fatalf("retry within the lease = %d %s, want 409 idempotency_in_flight", st, body)
+	}
+	if n := ta.calls.Load(); n != 1 {
+		t.Fatalf("the handler ran %d times, want 1", n)
 	}
 }

@@ -106,8 +106,17 @@ func (s *Store) Middleware(principal func(*fiber.Ctx) auth.Principal) fiber.Hand
 				return fmt.Errorf("idempotency: encode replay body: %w", err)
 			}
 		}
-		return s.Finish(ctx, rk, Record{Status: status, Perms: p.Perms.List(),
-			ContentType: string(c.Response().Header.ContentType()), Body: body})
+		if err := s.Finish(ctx, rk, Record{Status: status, Perms: p.Perms.List(),
+			ContentType: string(c.Response().Header.ContentType()), Body: body}); err != nil {
+			// The request's work is done and its answer is ready: the
+			// client gets it. Answering an error instead would invite the
+			// retry that must not happen. Only the record is missing: the
+			// key stays claimed until its lease lapses, and a retry after
+			// that runs the handler again (a publish answers with the same
+			// event, found by its scope: events.Log.Publish).
+			s.opts.Log.Warn("idempotency: the response was sent but not stored", "route", c.Route().Path, "err", err)
+		}
+		return nil
 	}
 }
 

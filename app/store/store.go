@@ -89,10 +89,16 @@ func markUnavailable(err error) error {
 // transientReply reports Redis's own answers that mean "not now": still
 // loading its AOF after a restart, a replica or an old master during a
 // failover, a master short of the replicas min-replicas-to-write asks for
-// (until the old master rejoins after a failover), a cluster re-sharding.
-// The write did not happen; a retry will succeed shortly.
+// (until the old master rejoins after a failover), a cluster re-sharding,
+// memory full under noeviction. The write did not happen; a retry will
+// succeed once the condition passes. EXECABORT is a MULTI whose queued
+// commands were refused: go-redis drops the queued commands' own replies
+// (LOADING, OOM, …), so the abort is all there is to go on. The soak saw
+// it right after Redis restarts, while the AOF loaded; a malformed command
+// would abort the same way, but every transaction runs in the tests.
 func transientReply(err error) bool {
-	for _, prefix := range []string{"LOADING", "READONLY", "MASTERDOWN", "NOREPLICAS", "CLUSTERDOWN", "TRYAGAIN"} {
+	for _, prefix := range []string{"LOADING", "READONLY", "MASTERDOWN", "NOREPLICAS", "CLUSTERDOWN", "TRYAGAIN",
+		"OOM", "EXECABORT"} {
 		if redis.HasErrorPrefix(err, prefix) {
 			return true
 		}
