@@ -73,6 +73,11 @@ func (r *report) inCrashWindow(t time.Time) bool {
 func (r *report) check(ctx context.Context, ts []*tenant, recv *receiver, fault string) error {
 	acc := r.pub.accepted // the publisher is done: its record is final
 	r.accepted = len(acc)
+	// During an outage a write answers 503 unavailable (or 409 while an
+	// earlier try holds its key), never a generic 500 a client cannot act on.
+	if n := r.pub.errors["500"]; n > 0 {
+		r.fail("a publish answered 500 (want 503 unavailable during faults)", fmt.Sprintf("%d answers", n))
+	}
 	if len(r.accts) != len(ts) {
 		r.accts = make([]acctFigures, len(ts))
 	}
