@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"sync"
 	"time"
@@ -40,7 +41,7 @@ func (s *Server) Worker() *Worker {
 	loops := append(set.Loops, jobs.Every(RecoverEvery, s.Outbound.RecoverOnce))
 	w := &Worker{mux: mux, loops: loops}
 	srv := asynq.NewServerFromRedisClient(s.Redis, asynq.Config{
-		Concurrency: 50,
+		Concurrency: cmp.Or(s.Config.WorkerConcurrency, 50), // 50 for a Config not made by config.Load
 		Queues:      set.Queues,
 		// An idle queue is polled this often, which bounds the pickup
 		// latency of the first event after a quiet spell: at 20 ms, one

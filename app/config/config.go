@@ -71,6 +71,10 @@ type Config struct {
 	// QueueShards spreads delivery work over this many Asynq queues, each
 	// in its own Cluster hash slot (accounts mapped to shards by hash).
 	QueueShards int // HOOKLINE_QUEUE_SHARDS, default 1, at most 64
+	// WorkerConcurrency is how many delivery tasks one worker process runs
+	// at once. An attempt holds its slot for the receiver's whole answer,
+	// so slow or failing receivers need slots, not CPU.
+	WorkerConcurrency int // HOOKLINE_WORKER_CONCURRENCY, default 50, at most 1000
 	// ReconcileEvery and ReconcileGrace: how often pending deliveries are
 	// checked for a lost task, and how late one must be to be checked.
 	ReconcileEvery time.Duration // HOOKLINE_RECONCILE_EVERY, default 5s
@@ -215,6 +219,10 @@ func Load(getenv func(string) string) (Config, error) {
 	c.QueueShards = positive(get("HOOKLINE_QUEUE_SHARDS", "1"), "HOOKLINE_QUEUE_SHARDS", bad)
 	if c.QueueShards > 64 {
 		bad("HOOKLINE_QUEUE_SHARDS", "must be at most 64")
+	}
+	c.WorkerConcurrency = positive(get("HOOKLINE_WORKER_CONCURRENCY", "50"), "HOOKLINE_WORKER_CONCURRENCY", bad)
+	if c.WorkerConcurrency > 1000 {
+		bad("HOOKLINE_WORKER_CONCURRENCY", "must be at most 1000")
 	}
 	c.ReconcileEvery = duration(get("HOOKLINE_RECONCILE_EVERY", "5s"), "HOOKLINE_RECONCILE_EVERY", bad)
 	if c.ReconcileEvery < time.Second {

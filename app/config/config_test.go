@@ -49,7 +49,7 @@ func TestDefaults(t *testing.T) {
 	}
 	if c.Addr != ":8080" || c.RedisURL != "redis://127.0.0.1:6379/0" || c.Mode != config.Production ||
 		c.BaseURL.String() != "http://localhost:8080" || c.MaxHops != 3 || c.EventMax != 10000 ||
-		c.LoopWindow != 10*time.Minute || c.LoopThreshold != 3 {
+		c.LoopWindow != 10*time.Minute || c.LoopThreshold != 3 || c.WorkerConcurrency != 50 {
 		t.Fatalf("defaults: %+v", c)
 	}
 	if len(c.RetrySchedule) != 2 || c.RetrySchedule[0] != 5*time.Minute || c.RetrySchedule[1] != 10*time.Minute {
@@ -59,24 +59,25 @@ func TestDefaults(t *testing.T) {
 
 func TestAllBadValuesReported(t *testing.T) {
 	_, err := config.Load(env(map[string]string{
-		"HOOKLINE_ADDR":           "nope",
-		"HOOKLINE_REDIS_URL":      "mysql://x",
-		"HOOKLINE_MODE":           "staging",
-		"HOOKLINE_BASE_URL":       "ftp://x",
-		"HOOKLINE_RETRY_SCHEDULE": "5m,soon",
-		"HOOKLINE_ALLOW_TARGETS":  "10.0.0.0/8,banana",
-		"HOOKLINE_MAX_HOPS":       "-1",
+		"HOOKLINE_ADDR":               "nope",
+		"HOOKLINE_REDIS_URL":          "mysql://x",
+		"HOOKLINE_MODE":               "staging",
+		"HOOKLINE_BASE_URL":           "ftp://x",
+		"HOOKLINE_RETRY_SCHEDULE":     "5m,soon",
+		"HOOKLINE_ALLOW_TARGETS":      "10.0.0.0/8,banana",
+		"HOOKLINE_MAX_HOPS":           "-1",
+		"HOOKLINE_WORKER_CONCURRENCY": "1001",
 	}))
 	if err == nil {
 		t.Fatal("no error")
 	}
 	for _, name := range []string{"HOOKLINE_ADDR", "HOOKLINE_REDIS_URL", "HOOKLINE_MODE", "HOOKLINE_BASE_URL",
-		"HOOKLINE_RETRY_SCHEDULE", "HOOKLINE_ALLOW_TARGETS", "HOOKLINE_MAX_HOPS"} {
+		"HOOKLINE_RETRY_SCHEDULE", "HOOKLINE_ALLOW_TARGETS", "HOOKLINE_MAX_HOPS", "HOOKLINE_WORKER_CONCURRENCY"} {
 		if !strings.Contains(err.Error(), name+":") {
 			t.Errorf("error does not name %s:\n%v", name, err)
 		}
 	}
-	if n := strings.Count(err.Error(), "\n") + 1; n != 7 {
+	if n := strings.Count(err.Error(), "\n") + 1; n != 8 {
 		t.Errorf("%d lines, want one per bad value:\n%v", n, err)
 	}
 }

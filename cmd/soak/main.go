@@ -72,6 +72,7 @@ type options struct {
 	events             int
 	accounts           int
 	minReplicas        bool
+	concurrency        int
 	bin, dir           string
 }
 
@@ -88,6 +89,8 @@ func run() int {
 	flag.IntVar(&o.kills, "kills", 0,
 		"faults over the run (0: per 10 minutes 100 crashes, 5 Redis restarts or 3 failovers, scaled to the duration)")
 	flag.IntVar(&o.events, "events", 5000, "events the burst scenario publishes")
+	flag.IntVar(&o.concurrency, "concurrency", 50,
+		"HOOKLINE_WORKER_CONCURRENCY of each worker: slots for attempts waiting on slow or timing-out receivers")
 	flag.BoolVar(&o.minReplicas, "min-replicas", false,
 		"sentinel only: min-replicas-to-write 1 and min-replicas-max-lag 1 on both data nodes")
 	flag.StringVar(&o.bin, "bin", "", "the hookline binary (empty: build ./cmd/hookline)")
@@ -210,7 +213,7 @@ func soak(o options) (*report, error) {
 	ctx := context.Background()
 	sc := scenarios[o.scenario]
 	top, err := startTopology(ctx, o.bin, o.dir, layout{redis: o.topology, fsync: sc.fsync, minReplicas: o.minReplicas,
-		apiRole: "api", apis: 2, workers: 3})
+		apiRole: "api", apis: 2, workers: 3, concurrency: o.concurrency})
 	if err != nil {
 		return nil, err
 	}

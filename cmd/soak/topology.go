@@ -29,6 +29,7 @@ type layout struct {
 	apiRole     string // "api", or "serve" for API and worker in one process
 	apis        int
 	workers     int
+	concurrency int // HOOKLINE_WORKER_CONCURRENCY; 0: Hookline's default
 }
 
 func startTopology(ctx context.Context, bin, dir string, l layout) (*topology, error) {
@@ -45,6 +46,9 @@ func startTopology(ctx context.Context, bin, dir string, l layout) (*topology, e
 	t.env = []string{"HOOKLINE_MODE=development", "HOOKLINE_REDIS_URL=" + rs.url,
 		"HOOKLINE_SECRET_KEYS=" + key, "HOOKLINE_KEY_RATE=1000000", "HOOKLINE_ACCOUNT_IN_FLIGHT=200",
 		"HOOKLINE_LOG_LEVEL=warn", "HOOKLINE_EVENT_MAX=10000000", "HOOKLINE_MAX_EVENT_TYPES=200"}
+	if l.concurrency > 0 {
+		t.env = append(t.env, "HOOKLINE_WORKER_CONCURRENCY="+strconv.Itoa(l.concurrency))
+	}
 	if l.redis == "cluster" {
 		// One delivery queue per master (RELIABILITY.md, "Adding masters").
 		t.shards = len(rs.data)
