@@ -87,7 +87,11 @@ func (s *Service) enqueueEach(ctx context.Context, ds []Delivery) error {
 // account's in-flight cap of them at once per process (accountGate, gate.go):
 // the per-webhook and per-account leases bound how many are really sent
 // together across processes (the rest wait briefly or park as single
-// tasks), and a slow receiver holds only its own item. An item that could not be run or recorded fails the task,
+// tasks), and a slow receiver holds only its own item. The task's 2-minute
+// timeout bounds it: an event to many slow webhooks of one account (items
+// queued behind the gate, 30 s each) can reach it, and then the items still
+// waiting fail the task, which Recover turns into single tasks; an item
+// cut off mid-request logs a failed attempt and is retried on schedule. An item that could not be run or recorded fails the task,
 // which Asynq archives; Recover then resumes the items still pending on
 // their generation, and only those.
 func (s *Service) handleDeliverBatch(ctx context.Context, t *asynq.Task) error {
