@@ -99,13 +99,24 @@ type Sentinel struct {
 	Sentinels  []*Node
 }
 
-// StartSentinel starts the Sentinel topology and waits until every sentinel
-// knows the replica and the two other sentinels, so a failover can happen.
+// StartSentinel starts the Sentinel topology and waits until the replica has
+// finished its first full sync and every sentinel knows the replica and the
+// two other sentinels, so a failover can happen.
 func StartSentinel(t testing.TB) *Sentinel {
 	t.Helper()
 	s := &Sentinel{MasterName: "hookline"}
-	s.Master = StartNode(t, "--appendonly", "yes")
+	// Redis 7 waits 5 s before a diskless full sync; until it is done the
+	// replica is empty, and the sentinels would still promote it (its
+	// master_link_down_since_seconds is -1). A failover then loses every
+	// key, which is not the failure a test means to stage.
+	s.Master = StartNode(t, "--appendonly", "yes", "--repl-diskless-sync-delay", "0")
 	s.Replica = StartNode(t, "--appendonly", "yes", "--replicaof", "127.0.0.1", strconv.Itoa(s.Master.Port))
+	waitUntil(t, 20*time.Second, "the replica's first full sync", func() bool {
+		c := redis.NewClient(&redis.Options{Addr: s.Replica.Addr()})
+		defer c.Close()
+		info, err := c.Info(context.Background(), "replication").Result()
+		return err == nil && strings.Contains(info, "master_link_status:up")
+	})
 	for i := 0; i < 3; i++ {
 		s.Sentinels = append(s.Sentinels, startSentinelNode(t, s.MasterName, s.Master.Port))
 	}
