@@ -61,7 +61,7 @@ func (s *Service) Delivery(ctx context.Context, p auth.Principal, id string) (De
 	} else if !may {
 		return DeliveryDetail{}, apperr.NotFound("delivery")
 	}
-	atts, err := s.st.attempts(ctx, p.AccountID, id)
+	atts, err := s.st.attempts(ctx, d)
 	if err != nil {
 		return DeliveryDetail{}, err
 	}

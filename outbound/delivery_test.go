@@ -93,6 +93,24 @@ func TestDelivery_POSTSignedAndVerifiedIndependently(t *testing.T) {
 	if a.RequestHeaders["Webhook-Signature"] != "[redacted]" || a.RequestHeaders["Signature"] != "[redacted]" {
 		t.Fatalf("signatures not redacted in the log: %v", a.RequestHeaders)
 	}
+	// The log shows every header Hookline set, as it was sent, though the
+	// stored form leaves out the derived ones (attempt_log.go). Go's
+	// transport adds Content-Length and Accept-Encoding after the log.
+	for name := range r.Header {
+		if name == "Content-Length" || name == "Accept-Encoding" {
+			continue
+		}
+		want := r.Header.Get(name)
+		if name == "Webhook-Signature" || name == "Signature" {
+			want = "[redacted]"
+		}
+		if got := a.RequestHeaders[name]; got != want {
+			t.Errorf("logged %s = %q, sent %q", name, got, want)
+		}
+	}
+	if len(a.RequestHeaders) != len(r.Header)-2 {
+		t.Errorf("logged headers %v, sent %v", a.RequestHeaders, r.Header)
+	}
 }
 
 func TestDelivery_GETCarriesSignedPayloadInQuery(t *testing.T) {

@@ -172,7 +172,7 @@ func TestF7_PermissionLossStopsQueuedRetries(t *testing.T) {
 		t.Fatalf("got %d customer.created requests, want only the first (500)", n)
 	}
 	raw, err := rdb.LRange(ctx, keys.Attempts(f.acct.ID, d.ID), 0, -1).Result()
-	if err != nil || len(raw) != 2 || !strings.Contains(raw[1], `"error_class":"permission_revoked"`) {
+	if err != nil || len(raw) != 2 || !strings.Contains(raw[1], `"ec":"permission_revoked"`) {
 		t.Fatalf("got attempts %v (%v), want the second one permission_revoked", raw, err)
 	}
 }

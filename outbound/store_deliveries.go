@@ -2,7 +2,6 @@ package outbound
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -78,17 +77,17 @@ func (s *webhookStore) delivery(ctx context.Context, acct, id string) (Delivery,
 	return deliveryFrom(acct, m), nil
 }
 
-// attempts reads a delivery's attempt log, oldest first.
-func (s *webhookStore) attempts(ctx context.Context, acct, id string) ([]Attempt, error) {
-	raws, err := s.rdb.LRange(ctx, s.keys.Attempts(acct, id), 0, -1).Result()
+// attempts reads d's attempt log, oldest first.
+func (s *webhookStore) attempts(ctx context.Context, d Delivery) ([]Attempt, error) {
+	raws, err := s.rdb.LRange(ctx, s.keys.Attempts(d.AccountID, d.ID), 0, -1).Result()
 	if err != nil {
-		return nil, fmt.Errorf("outbound: load attempts of %s: %w", id, err)
+		return nil, fmt.Errorf("outbound: load attempts of %s: %w", d.ID, err)
 	}
 	out := make([]Attempt, 0, len(raws))
 	for _, r := range raws {
-		var a Attempt
-		if err := json.Unmarshal([]byte(r), &a); err != nil {
-			return nil, fmt.Errorf("outbound: decode attempt of %s: %w", id, err)
+		a, err := decodeAttempt([]byte(r), d)
+		if err != nil {
+			return nil, fmt.Errorf("outbound: decode attempt of %s: %w", d.ID, err)
 		}
 		out = append(out, a)
 	}

@@ -244,7 +244,7 @@ func (s *Service) retryLater(ctx context.Context, d Delivery, att Attempt, delay
 	d.Gen++
 	d.NextAttemptAt = s.now().Add(delay)
 	d.LastStatusCode, d.LastError = att.StatusCode, attemptError(att)
-	raw, _ := json.Marshal(att)
+	raw := encodeAttempt(att, d)
 	rel := s.take(h)
 	ok, err := s.st.record(ctx, d, gen, raw, att.URL, s.opts.Retention, rel)
 	s.released(h, rel)
@@ -265,7 +265,7 @@ func (s *Service) finish(ctx context.Context, d Delivery, att Attempt, w *Webhoo
 	}
 	d.NextAttemptAt = time.Time{}
 	d.LastStatusCode, d.LastError = att.StatusCode, attemptError(att)
-	raw, _ := json.Marshal(att)
+	raw := encodeAttempt(att, d)
 	rel := s.take(h)
 	stored, err := s.st.record(ctx, d, gen, raw, att.URL, s.opts.Retention, rel)
 	s.released(h, rel)

@@ -8,6 +8,7 @@
 //	soak -topology sentinel -scenario failover -duration 10m -rate 500 [-min-replicas]
 //	soak -topology cluster -scenario worker-crash -duration 10m -rate 500 [-accounts 6]
 //	soak -scenario burst -events 5000
+//	soak -scenario steady -duration 10m -rate 500
 //
 // Events are spread round-robin over -accounts accounts (1, or 6 on
 // cluster, so the accounts' records and shard queues spread over the
@@ -59,7 +60,8 @@ var scenarios = map[string]scenario{
 		"/gone":     {gone: true},
 		"/throttle": {throttle: 0.3},
 	}, "50 % 5xx, 10 % timeouts, resets, slow bodies; 410 on one webhook, 429 with Retry-After on another"},
-	"burst": {"everysec", "", steady(), "one hookline serve; events published by 8 clients as fast as they go"},
+	"burst":  {"everysec", "", steady(), "one hookline serve; events published by 8 clients as fast as they go"},
+	"steady": {"everysec", "", steady(), "no fault: processes that live the whole run, for memory over time"},
 }
 
 func steady() map[string]behaviour { return map[string]behaviour{"/main": {}} }
