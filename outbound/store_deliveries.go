@@ -2,6 +2,7 @@ package outbound
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/hookline/hookline/app/events"
 	"github.com/hookline/hookline/app/ids"
 	"github.com/hookline/hookline/app/store"
 )
@@ -39,10 +41,10 @@ func (s *webhookStore) createDeliveries(ctx context.Context, ds []Delivery, ws [
 	dPre, dPost := around(s.keys.Delivery(d0.AccountID, idMark))
 	aPre, aPost := around(s.keys.Attempts(d0.AccountID, idMark))
 	keys := make([]string, 0, 2+2*len(ds))
-	keys = append(keys, s.keys.Due(d0.AccountID), s.keys.EventReceivers(d0.AccountID, d0.EventID))
-	args := make([]any, 0, 13+4*len(ds))
+	keys = append(keys, s.keys.Due(d0.AccountID), s.keys.Event(d0.AccountID, d0.EventID))
+	args := make([]any, 0, 14+4*len(ds))
 	args = append(args, int64(ttl.Seconds()), max, "("+floor, store.MS(d0.NextAttemptAt), dPre, dPost, aPre, aPost,
-		d0.EventID, d0.EventType, store.MS(d0.CreatedAt), d0.Gen, boolStr(d0.Test))
+		d0.EventID, d0.EventType, store.MS(d0.CreatedAt), d0.Gen, boolStr(d0.Test), events.ReceiversField)
 	for i, d := range ds {
 		keys = append(keys, s.keys.Delivery(d.AccountID, d.ID), s.keys.DeliveriesByWebhook(d.AccountID, d.WebhookID))
 		args = append(args, d.ID, d.WebhookID, d.URL, ws[i].ID+" "+credentialField(ws[i].Credential)+" "+ws[i].OwnerID)
@@ -188,12 +190,20 @@ func (s *webhookStore) dropDue(ctx context.Context, acct, id string) error {
 	return s.rdb.ZRem(ctx, s.keys.Due(acct), id).Err()
 }
 
-// receivers reads who an event was fanned out to: entries of
-// "<webhook id> <credential or -> <owner id>", written by createDeliveryScript.
+// receivers reads who an event was fanned out to: lines of "<webhook id>
+// <credential or -> <owner id>" in the event's record, written by
+// createDeliveriesScript, and the members of the SET that held them before
+// (store.Keys.EventReceivers), in one round trip.
 func (s *webhookStore) receivers(ctx context.Context, acct, evt string) ([]Receiver, error) {
-	members, err := s.rdb.SMembers(ctx, s.keys.EventReceivers(acct, evt)).Result()
-	if err != nil {
+	p := s.rdb.Pipeline()
+	field := p.HGet(ctx, s.keys.Event(acct, evt), events.ReceiversField)
+	earlier := p.SMembers(ctx, s.keys.EventReceivers(acct, evt))
+	if _, err := p.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("outbound: receivers of %s: %w", evt, err)
+	}
+	members := earlier.Val()
+	if v := field.Val(); v != "" {
+		members = append(members, strings.Split(v, "\n")...)
 	}
 	out := make([]Receiver, 0, len(members))
 	for _, m := range members {

@@ -69,8 +69,11 @@ return out
 // webhook's index (trimmed to the count and age bounds: the records and
 // attempt lists of deliveries trimmed by count are deleted with their
 // index entries; those past the age floor have expired already), the due
-// set, and its receiver under the event, for the loop guard.
-// KEYS[1] due ZSET, KEYS[2] the event's receivers SET, then for each
+// set, and its receiver in the event's record, for the loop guard (one
+// line each in the event HASH's field ARGV[14], written once per call, and
+// only while the event exists: a field on a missing key would make a
+// record with no envelope and no expiry).
+// KEYS[1] due ZSET, KEYS[2] the event HASH, then for each
 // delivery i: KEYS[1+2i] its HASH, KEYS[2+2i] its webhook's deliveries ZSET.
 // ARGV[1] ttl seconds, ARGV[2] max per webhook, ARGV[3] age floor id
 // (exclusive "(" form), ARGV[4] next attempt ms, ARGV[5] and ARGV[6] the
@@ -78,20 +81,20 @@ return out
 // an id (store.Keys builds both; the trimmed keys carry the same account
 // hash tag as KEYS, so the same Cluster slot), ARGV[9] event id, ARGV[10]
 // event type, ARGV[11] created ms, ARGV[12] gen, ARGV[13] test ("1"/"0"),
-// then four per delivery: id, webhook id, url, receiver ("<webhook id>
+// ARGV[14] the receivers field, then four per delivery: id, webhook id, url, receiver ("<webhook id>
 // <credential, - when none> <owner id>").
 // Returns one 1 (created) or 0 (existed already) per delivery.
 var createDeliveriesScript = redis.NewScript(`
 local out = {}
+local rcv = {}
 local max = tonumber(ARGV[2])
 for i = 1, (#KEYS - 2) / 2 do
-  local dk, wk, a = KEYS[1 + 2 * i], KEYS[2 + 2 * i], 13 + 4 * (i - 1)
+  local dk, wk, a = KEYS[1 + 2 * i], KEYS[2 + 2 * i], 14 + 4 * (i - 1)
   local id = ARGV[a + 1]
   if redis.call('EXISTS', dk) == 1 then
     out[i] = 0
   else
-    redis.call('SADD', KEYS[2], ARGV[a + 4])
-    redis.call('EXPIRE', KEYS[2], ARGV[1])
+    rcv[#rcv + 1] = ARGV[a + 4]
     redis.call('HSET', dk, 'id', id, 'webhook_id', ARGV[a + 2], 'event_id', ARGV[9], 'event_type', ARGV[10],
       'url', ARGV[a + 3], 'status', 'pending', 'attempts', 0, 'last_status_code', 0, 'last_error', '',
       'created_at', ARGV[11], 'next_attempt_at', ARGV[4], 'gen', ARGV[12], 'test', ARGV[13])
@@ -106,6 +109,11 @@ for i = 1, (#KEYS - 2) / 2 do
     redis.call('ZADD', KEYS[1], ARGV[4], id)
     out[i] = 1
   end
+end
+if #rcv > 0 and redis.call('EXISTS', KEYS[2]) == 1 then
+  local cur = redis.call('HGET', KEYS[2], ARGV[14])
+  if cur then table.insert(rcv, 1, cur) end
+  redis.call('HSET', KEYS[2], ARGV[14], table.concat(rcv, '\n'))
 end
 return out
 `)

@@ -144,9 +144,12 @@ func (k Keys) EventsByResource(acct, resource string) string {
 	return k.account(acct) + "evts:res:" + resource
 }
 
-// EventReceivers holds the subscriptions an event was fanned out to, each
-// as "whk_id credential owner_id" ("-" for a webhook made without a
-// credential), expiring with the delivery log. SET.
+// EventReceivers held the subscriptions an event was fanned out to, each as
+// "whk_id credential owner_id" ("-" for a webhook made without a
+// credential). SET. Fan-out now writes them into the event's own HASH (field
+// events.ReceiversField), which saves a key per event; this key is still
+// read and trimmed for events recorded before, until the event log's
+// retention has passed over them.
 func (k Keys) EventReceivers(acct, evt string) string { return k.account(acct) + "evt:" + evt + ":rcv" }
 
 // Incident is one loop incident (kind, status, resource, chain, credential
