@@ -492,11 +492,13 @@ func benchMemory(b *testing.B, k int) []benchRow {
 		}
 	}
 	settle()
+	byKey := memoryByKey(b, rdb)
 	before := usedMemory(b, rdb)
 	e.publish(b, k)
 	sink.wait(b, int64(k), 5*time.Minute)
 	settle()
 	per := float64(usedMemory(b, rdb)-before) / float64(k)
+	keyRows := perDeliveryRows(byKey, memoryByKey(b, rdb), k)
 
 	brdb := redistest.Client(b)
 	q := asynq.NewClientFromRedisClient(brdb)
@@ -508,8 +510,8 @@ func benchMemory(b *testing.B, k int) []benchRow {
 		}
 	}
 	basePer := float64(usedMemory(b, brdb)-b0) / float64(k)
-	return []benchRow{{fmt.Sprintf("Redis memory per retained delivery (1 attempt), %d-byte payload", len(benchData)), fmt.Sprintf("%.0f B", per),
-		fmt.Sprintf("%.0f B queued task", basePer), ratio(per, basePer), "-", fmt.Sprintf("%.0f B beyond the payload", per-float64(len(benchData))), "-", ""}}
+	return append([]benchRow{{fmt.Sprintf("Redis memory per retained delivery (1 attempt), %d-byte payload", len(benchData)), fmt.Sprintf("%.0f B", per),
+		fmt.Sprintf("%.0f B queued task", basePer), ratio(per, basePer), "-", fmt.Sprintf("%.0f B beyond the payload", per-float64(len(benchData))), "-", ""}}, keyRows...)
 }
 
 func usedMemory(b *testing.B, rdb redis.UniversalClient) int64 {
