@@ -23,7 +23,7 @@ type storedAttempt struct {
 	V        int               `json:"v"` // attemptLogVersion
 	Number   int               `json:"n"`
 	Started  int64             `json:"at"`           // Unix ms
-	Method   string            `json:"m,omitempty"`  // when not POST
+	Method   string            `json:"m,omitempty"`  // when not POST (storedDefault)
 	URL      string            `json:"u"`            // kept: the delivery's url is the last attempt's
 	Request  map[string]string `json:"q,omitempty"`  // headers not derived
 	Absent   []string          `json:"x,omitempty"`  // derived headers not sent
@@ -36,7 +36,7 @@ type storedAttempt struct {
 	Duration int64             `json:"d,omitempty"` // ms
 	Class    string            `json:"ec,omitempty"`
 	Error    string            `json:"e,omitempty"`
-	Trigger  string            `json:"t,omitempty"` // when not "schedule"
+	Trigger  string            `json:"t,omitempty"` // when not "schedule" (storedDefault)
 }
 
 const attemptLogVersion = 2
@@ -62,12 +62,8 @@ func encodeAttempt(att Attempt, d Delivery) []byte {
 	st := storedAttempt{V: attemptLogVersion, Number: att.Number, Started: att.StartedAt.UnixMilli(),
 		URL: att.URL, Status: att.StatusCode, Response: att.Response, Body: att.Body, Trunc: att.Truncated,
 		Duration: att.DurationMS, Class: att.ErrorClass, Error: att.Error}
-	if att.Method != "POST" {
-		st.Method = att.Method
-	}
-	if att.Trigger != "schedule" {
-		st.Trigger = att.Trigger
-	}
+	st.Method = storedDefault(att.Method, "POST")
+	st.Trigger = storedDefault(att.Trigger, "schedule")
 	ts := att.StartedAt.Unix()
 	if v, ok := att.Request["Webhook-Timestamp"]; ok {
 		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n != ts {
@@ -76,7 +72,7 @@ func encodeAttempt(att Attempt, d Delivery) []byte {
 	}
 	derived := derivedHeaders(d, ts)
 	for k, v := range att.Request {
-		if derived[k] == v {
+		if dv, ok := derived[k]; ok && dv == v {
 			continue
 		}
 		if st.Request == nil {
@@ -97,6 +93,30 @@ func encodeAttempt(att Attempt, d Delivery) []byte {
 	return raw
 }
 
+// storedDefault leaves out v when it is the common value def; an empty v
+// (an attempt never sent has no method) is stored as "-" so that it does
+// not read back as def.
+func storedDefault(v, def string) string {
+	switch v {
+	case def:
+		return ""
+	case "":
+		return "-"
+	}
+	return v
+}
+
+// readDefault undoes storedDefault.
+func readDefault(v, def string) string {
+	switch v {
+	case "":
+		return def
+	case "-":
+		return ""
+	}
+	return v
+}
+
 // decodeAttempt reads an attempt of d in either stored form.
 func decodeAttempt(raw []byte, d Delivery) (Attempt, error) {
 	var st storedAttempt
@@ -111,12 +131,7 @@ func decodeAttempt(raw []byte, d Delivery) (Attempt, error) {
 	a := Attempt{Number: st.Number, StartedAt: time.UnixMilli(st.Started).UTC(), Method: st.Method, URL: st.URL,
 		StatusCode: st.Status, Response: st.Response, Body: st.Body, Truncated: st.Trunc, DurationMS: st.Duration,
 		ErrorClass: st.Class, Error: st.Error, Trigger: st.Trigger}
-	if a.Method == "" {
-		a.Method = "POST"
-	}
-	if a.Trigger == "" {
-		a.Trigger = "schedule"
-	}
+	a.Method, a.Trigger = readDefault(st.Method, "POST"), readDefault(st.Trigger, "schedule")
 	if a.Response == nil && a.StatusCode != 0 {
 		a.Response = map[string]string{} // a response with no header at all
 	}

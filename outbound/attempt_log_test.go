@@ -46,6 +46,7 @@ func TestAttemptLog_RoundTrip(t *testing.T) {
 	a.Request["Idempotency-Key"] = "tenant-7"
 	a.Request["X-Tenant"] = "studio-1"
 	a.Request["Authorization"] = Redacted
+	a.Request["X-Empty"] = "" // a configured header may be empty, and is sent
 	roundTrip(t, a, d)
 
 	// A GET has no Content-Type; a chain that could not be sent is absent.
@@ -74,6 +75,10 @@ func TestAttemptLog_RoundTrip(t *testing.T) {
 	// Never sent (the webhook's secret unreadable): no request either.
 	roundTrip(t, Attempt{Number: 2, StartedAt: sampleStart, Method: "POST", URL: d.URL,
 		ErrorClass: ClassInternal, Error: "the webhook's secret is unreadable; rotate it", Trigger: "schedule"}, d)
+	// Never tried (the webhook was deleted): no method, no URL; and the
+	// values the stored form leaves out by default must not come back.
+	roundTrip(t, Attempt{Number: 1, StartedAt: sampleStart, ErrorClass: "webhook_gone", Trigger: "redeliver"}, d)
+	roundTrip(t, Attempt{Number: 1, StartedAt: sampleStart, Method: "PUT", URL: d.URL, Trigger: ""}, d)
 }
 
 // Attempts logged before the compact form are still read.

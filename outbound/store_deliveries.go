@@ -198,8 +198,11 @@ func (s *webhookStore) receivers(ctx context.Context, acct, evt string) ([]Recei
 	p := s.rdb.Pipeline()
 	field := p.HGet(ctx, s.keys.Event(acct, evt), events.ReceiversField)
 	earlier := p.SMembers(ctx, s.keys.EventReceivers(acct, evt))
-	if _, err := p.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("outbound: receivers of %s: %w", evt, err)
+	_, _ = p.Exec(ctx) // each command's own error is checked: a missing field is no error
+	for _, err := range []error{field.Err(), earlier.Err()} {
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, fmt.Errorf("outbound: receivers of %s: %w", evt, err)
+		}
 	}
 	members := earlier.Val()
 	if v := field.Val(); v != "" {
