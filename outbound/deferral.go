@@ -106,7 +106,7 @@ func (s *Service) wake(h *hold, ids []string) {
 // process's timer instead, and the scheduled task is the fallback.
 func (s *Service) deferFor(ctx context.Context, d Delivery, wait time.Duration, trigger, source string) error {
 	next := s.now().Add(wait)
-	ok, err := s.st.reschedule(ctx, d.AccountID, d.ID, d.Gen, d.Gen+1, next)
+	ok, err := s.st.reschedule(ctx, d, d.Gen, d.Gen+1, next)
 	if err != nil || !ok {
 		return err
 	}

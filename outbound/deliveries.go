@@ -101,7 +101,7 @@ func (s *Service) Redeliver(ctx context.Context, p auth.Principal, id string) (D
 	d.URL = w.URL // where this attempt goes; the record takes it when it is sent
 	d.Gen++
 	d.Status, d.NextAttemptAt = StatusPending, s.now()
-	ok, err := s.st.reschedule(ctx, p.AccountID, d.ID, dd.Gen, d.Gen, d.NextAttemptAt)
+	ok, err := s.st.reschedule(ctx, d, dd.Gen, d.Gen, d.NextAttemptAt)
 	if err != nil {
 		return Delivery{}, err
 	}

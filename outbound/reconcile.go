@@ -153,7 +153,7 @@ func (s *Service) resume(ctx context.Context, payload []byte) (bool, error) {
 	if d.Status != StatusPending || d.Gen != p.Gen {
 		return false, nil // finished, or already moved on
 	}
-	ok, err := s.st.reschedule(ctx, d.AccountID, d.ID, d.Gen, d.Gen+1, s.now())
+	ok, err := s.st.reschedule(ctx, d, d.Gen, d.Gen+1, s.now())
 	if err != nil || !ok {
 		return false, err
 	}
@@ -215,7 +215,7 @@ func (s *Service) reconcileOne(ctx context.Context, acct, id string) (bool, erro
 	}
 	// Archived, completed without recording, or missing: a new generation
 	// makes any late run of the old task a no-op.
-	ok, err := s.st.reschedule(ctx, acct, d.ID, d.Gen, d.Gen+1, s.now())
+	ok, err := s.st.reschedule(ctx, d, d.Gen, d.Gen+1, s.now())
 	if err != nil || !ok {
 		return false, err
 	}

@@ -42,9 +42,9 @@ func (s *webhookStore) createDeliveries(ctx context.Context, ds []Delivery, ws [
 	aPre, aPost := around(s.keys.Attempts(d0.AccountID, idMark))
 	keys := make([]string, 0, 2+2*len(ds))
 	keys = append(keys, s.keys.Due(d0.AccountID), s.keys.Event(d0.AccountID, d0.EventID))
-	args := make([]any, 0, 14+4*len(ds))
+	args := make([]any, 0, 15+4*len(ds))
 	args = append(args, int64(ttl.Seconds()), max, "("+floor, store.MS(d0.NextAttemptAt), dPre, dPost, aPre, aPost,
-		d0.EventID, d0.EventType, store.MS(d0.CreatedAt), d0.Gen, boolStr(d0.Test), events.ReceiversField)
+		d0.EventID, d0.EventType, store.MS(d0.CreatedAt), d0.Gen, boolStr(d0.Test), events.ReceiversField, events.OpenField)
 	for i, d := range ds {
 		keys = append(keys, s.keys.Delivery(d.AccountID, d.ID), s.keys.DeliveriesByWebhook(d.AccountID, d.WebhookID))
 		args = append(args, d.ID, d.WebhookID, d.URL, ws[i].ID+" "+credentialField(ws[i].Credential)+" "+ws[i].OwnerID)
@@ -147,13 +147,14 @@ func (s *webhookStore) deliveries(ctx context.Context, acct, whk, after string, 
 // ends the attempt's leases in the same round trip (releaseCall).
 func (s *webhookStore) record(ctx context.Context, d Delivery, gen int, att []byte, sentTo string, ttl time.Duration, rel *scriptCall) (bool, error) {
 	next := store.MS(d.NextAttemptAt)
-	args := []any{gen, att, int64(ttl.Seconds()), next, d.ID, "status", d.Status, "attempts", d.Attempts, "last_status_code", d.LastStatusCode,
+	args := []any{gen, att, int64(ttl.Seconds()), next, d.ID, events.OpenField, events.TrimmedField, "status", d.Status, "attempts", d.Attempts, "last_status_code", d.LastStatusCode,
 		"last_error", d.LastError, "next_attempt_at", next, "gen", d.Gen}
 	if sentTo != "" {
 		args = append(args, "url", sentTo)
 	}
 	calls := []*scriptCall{{script: recordScript, args: args,
-		keys: []string{s.keys.Delivery(d.AccountID, d.ID), s.keys.Attempts(d.AccountID, d.ID), s.keys.Due(d.AccountID)}}}
+		keys: []string{s.keys.Delivery(d.AccountID, d.ID), s.keys.Attempts(d.AccountID, d.ID), s.keys.Due(d.AccountID),
+			s.keys.Event(d.AccountID, d.EventID)}}}
 	if rel != nil {
 		calls = append(calls, rel)
 	}
@@ -167,13 +168,13 @@ func (s *webhookStore) record(ctx context.Context, d Delivery, gen int, att []by
 	return n == 1, nil
 }
 
-// reschedule moves a delivery to generation toGen, due at next, when it is
+// reschedule moves delivery d to generation toGen, due at next, when it is
 // still on fromGen (rescheduleScript); false means it moved on or is gone.
-func (s *webhookStore) reschedule(ctx context.Context, acct, id string, fromGen, toGen int, next time.Time) (bool, error) {
-	n, err := rescheduleScript.Run(ctx, s.rdb, []string{s.keys.Delivery(acct, id), s.keys.Due(acct)},
-		fromGen, toGen, store.MS(next), id, StatusPending).Int()
+func (s *webhookStore) reschedule(ctx context.Context, d Delivery, fromGen, toGen int, next time.Time) (bool, error) {
+	keys := []string{s.keys.Delivery(d.AccountID, d.ID), s.keys.Due(d.AccountID), s.keys.Event(d.AccountID, d.EventID)}
+	n, err := rescheduleScript.Run(ctx, s.rdb, keys, fromGen, toGen, store.MS(next), d.ID, StatusPending, events.OpenField).Int()
 	if err != nil {
-		return false, fmt.Errorf("outbound: reschedule %s: %w", id, err)
+		return false, fmt.Errorf("outbound: reschedule %s: %w", d.ID, err)
 	}
 	return n == 1, nil
 }

@@ -72,7 +72,11 @@ return out
 // set, and its receiver in the event's record, for the loop guard (one
 // line each in the event HASH's field ARGV[14], written once per call, and
 // only while the event exists: a field on a missing key would make a
-// record with no envelope and no expiry).
+// record with no envelope and no expiry), counting it as open there
+// (events.OpenField, ARGV[15]) so the event log's bound keeps the event
+// until it ends. A trimmed delivery still pending is not deleted: it leaves
+// the index, is marked 'trimmed' and stays due, and recordScript deletes it
+// when it ends. The bound never drops a delivery before it is made.
 // KEYS[1] due ZSET, KEYS[2] the event HASH, then for each
 // delivery i: KEYS[1+2i] its HASH, KEYS[2+2i] its webhook's deliveries ZSET.
 // ARGV[1] ttl seconds, ARGV[2] max per webhook, ARGV[3] age floor id
@@ -81,7 +85,8 @@ return out
 // an id (store.Keys builds both; the trimmed keys carry the same account
 // hash tag as KEYS, so the same Cluster slot), ARGV[9] event id, ARGV[10]
 // event type, ARGV[11] created ms, ARGV[12] gen, ARGV[13] test ("1"/"0"),
-// ARGV[14] the receivers field, then four per delivery: id, webhook id, url, receiver ("<webhook id>
+// ARGV[14] the receivers field, ARGV[15] the open count field, then four
+// per delivery: id, webhook id, url, receiver ("<webhook id>
 // <credential, - when none> <owner id>").
 // Returns one 1 (created) or 0 (existed already) per delivery.
 var createDeliveriesScript = redis.NewScript(`
@@ -89,7 +94,7 @@ local out = {}
 local rcv = {}
 local max = tonumber(ARGV[2])
 for i = 1, (#KEYS - 2) / 2 do
-  local dk, wk, a = KEYS[1 + 2 * i], KEYS[2 + 2 * i], 14 + 4 * (i - 1)
+  local dk, wk, a = KEYS[1 + 2 * i], KEYS[2 + 2 * i], 15 + 4 * (i - 1)
   local id = ARGV[a + 1]
   if redis.call('EXISTS', dk) == 1 then
     out[i] = 0
@@ -101,8 +106,13 @@ for i = 1, (#KEYS - 2) / 2 do
     redis.call('EXPIRE', dk, ARGV[1])
     redis.call('ZADD', wk, 0, id)
     for _, old in ipairs(redis.call('ZRANGE', wk, 0, -max - 1)) do
-      redis.call('DEL', ARGV[5] .. old .. ARGV[6], ARGV[7] .. old .. ARGV[8])
-      redis.call('ZREM', KEYS[1], old)
+      local ok = ARGV[5] .. old .. ARGV[6]
+      if redis.call('HGET', ok, 'status') == 'pending' then
+        redis.call('HSET', ok, 'trimmed', '1')
+      else
+        redis.call('DEL', ok, ARGV[7] .. old .. ARGV[8])
+        redis.call('ZREM', KEYS[1], old)
+      end
     end
     redis.call('ZREMRANGEBYRANK', wk, 0, -max - 1)
     redis.call('ZREMRANGEBYLEX', wk, '-', ARGV[3])
@@ -114,6 +124,7 @@ if #rcv > 0 and redis.call('EXISTS', KEYS[2]) == 1 then
   local cur = redis.call('HGET', KEYS[2], ARGV[14])
   if cur then table.insert(rcv, 1, cur) end
   redis.call('HSET', KEYS[2], ARGV[14], table.concat(rcv, '\n'))
+  redis.call('HINCRBY', KEYS[2], ARGV[15], #rcv - (cur and 1 or 0))
 end
 return out
 `)
@@ -140,14 +151,36 @@ return out
 `)
 
 // recordScript stores an attempt's outcome if the delivery is still on the
-// generation that ran it.
-// KEYS[1] delivery HASH, KEYS[2] attempts LIST, KEYS[3] due ZSET.
+// generation that ran it. When the delivery ends (pending → delivered or
+// failed) it lowers its event's open count (events.OpenField), dropping
+// the field at 0, and deletes the event if the log trimmed it meanwhile
+// and none is open; a delivery
+// the webhook's bound trimmed while pending is deleted once it ends.
+// KEYS[1] delivery HASH, KEYS[2] attempts LIST, KEYS[3] due ZSET, KEYS[4]
+// event HASH.
 // ARGV[1] expected gen, ARGV[2] attempt JSON, ARGV[3] ttl seconds,
 // ARGV[4] next attempt ms (0: none, leave due), ARGV[5] delivery id,
-// ARGV[6…] field/value pairs. Returns 1 when stored, 0 when stale.
+// ARGV[6] events.OpenField, ARGV[7] events.TrimmedField, ARGV[8…]
+// field/value pairs. Returns 1 when stored, 0 when stale.
 var recordScript = redis.NewScript(`
 if redis.call('HGET', KEYS[1], 'gen') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+local was = redis.call('HGET', KEYS[1], 'status')
+redis.call('HSET', KEYS[1], unpack(ARGV, 8))
+local now = redis.call('HGET', KEYS[1], 'status')
+if was == 'pending' and now ~= 'pending' and redis.call('EXISTS', KEYS[4]) == 1 then
+  if redis.call('HINCRBY', KEYS[4], ARGV[6], -1) <= 0 then
+    if redis.call('HGET', KEYS[4], ARGV[7]) == '1' then
+      redis.call('DEL', KEYS[4])
+    else
+      redis.call('HDEL', KEYS[4], ARGV[6]) -- a field costs ~90 B in this hash
+    end
+  end
+end
+if now ~= 'pending' and redis.call('HGET', KEYS[1], 'trimmed') == '1' then
+  redis.call('DEL', KEYS[1], KEYS[2])
+  redis.call('ZREM', KEYS[3], ARGV[5])
+  return 1
+end
 redis.call('RPUSH', KEYS[2], ARGV[2])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 if ARGV[4] == '0' then
@@ -160,16 +193,22 @@ return 1
 
 // rescheduleScript moves a delivery to a new generation, pending and due at
 // next, when it is still on the expected generation (any, when that is -1;
-// no caller passes -1 today).
-// KEYS[1] delivery HASH, KEYS[2] due ZSET. ARGV[1] expected gen or -1,
-// ARGV[2] new gen, ARGV[3] next ms, ARGV[4] id, ARGV[5] status to set.
+// no caller passes -1 today). A delivery that had ended (a redelivery)
+// counts as open on its event again.
+// KEYS[1] delivery HASH, KEYS[2] due ZSET, KEYS[3] event HASH. ARGV[1]
+// expected gen or -1, ARGV[2] new gen, ARGV[3] next ms, ARGV[4] id,
+// ARGV[5] status to set, ARGV[6] events.OpenField.
 // Returns 1 when moved.
 var rescheduleScript = redis.NewScript(`
 local g = redis.call('HGET', KEYS[1], 'gen')
 if not g then return 0 end
 if ARGV[1] ~= '-1' and g ~= ARGV[1] then return 0 end
+local was = redis.call('HGET', KEYS[1], 'status')
 redis.call('HSET', KEYS[1], 'gen', ARGV[2], 'next_attempt_at', ARGV[3], 'status', ARGV[5])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+if was ~= 'pending' and ARGV[5] == 'pending' and redis.call('EXISTS', KEYS[3]) == 1 then
+  redis.call('HINCRBY', KEYS[3], ARGV[6], 1)
+end
 return 1
 `)
 

@@ -65,8 +65,10 @@ func (k Keys) EventTypeSampleBytes(acct string) string { return k.account(acct) 
 
 // ---- event log
 
-// Event is one event: its envelope JSON and its cause (chain, hop,
-// credential, resource), expiring with the log's age limit. HASH.
+// Event is one event: its envelope JSON, its cause (chain, hop,
+// credential, resource), who it was fanned out to and how many of those
+// deliveries are still open (app/events: recordFields, ReceiversField,
+// OpenField, TrimmedField), expiring with the log's age limit. HASH.
 func (k Keys) Event(acct, id string) string { return k.account(acct) + "evt:" + id }
 
 // EventKeyPrefix is the common start of the account's Event and
