@@ -107,3 +107,24 @@ func TestBacklog_EventCountsItsOpenDeliveries(t *testing.T) {
 		t.Fatalf("open %q while the redelivery waits for its retry, want 1", got)
 	}
 }
+
+// A second run of a generation whose delivery ended already records
+// nothing: it would reopen the delivery (status pending) without counting
+// it open on its event, and the event could then be deleted while a
+// sibling delivery still needs it.
+func TestBacklog_AnEndedDeliveryIsNotReopened(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	recv := receiver.New(t)
+	w := f.webhook(t, recv, map[string]any{"events": []string{"customer.created"}})
+	f.activate(t, w.ID)
+	f.createCustomer(t, "ann@example.com")
+	d := f.waitStatus(t, w.ID, "customer.created", "delivered", 10*time.Second)
+	stored, err := outbound.RecordAgain(f.Server.Outbound, f.acct.ID, d.ID)
+	if err != nil || stored {
+		t.Fatalf("recorded again: %v (%v), want refused", stored, err)
+	}
+	if got := f.delivery(t, d.ID); got.Status != "delivered" || len(got.AttemptLog) != 1 {
+		t.Fatalf("got %s with %d attempts, want delivered with 1", got.Status, len(got.AttemptLog))
+	}
+}

@@ -19,3 +19,15 @@ func StoredSecret(ctx context.Context, s *Service, acct, id string) (string, err
 	w, err = s.seal.open(w)
 	return w.Secret, err
 }
+
+// RecordAgain records one more attempt of delivery id on its current
+// generation, as a second run of that generation would.
+func RecordAgain(s *Service, acct, id string) (bool, error) {
+	ctx := context.Background()
+	d, err := s.st.delivery(ctx, acct, id)
+	if err != nil {
+		return false, err
+	}
+	d.Status = StatusPending
+	return s.st.record(ctx, d, d.Gen, encodeAttempt(Attempt{Number: d.Attempts + 1}, d), "", s.opts.Retention, nil)
+}

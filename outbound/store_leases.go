@@ -59,11 +59,12 @@ var acquireScript = redis.NewScript(leaseTakeLua + `return take()`)
 // ARGV[7] the caller's now ms, ARGV[8] delivery id, ARGV[9] new task id,
 // ARGV[10] fallback wait ms, ARGV[11] more wait ms per attempt parked
 // ahead, ARGV[12] longest fallback wait ms.
-// Returns {take(), fallback wait ms}; {-3, 0} when the delivery moved on.
+// Returns {take(), fallback wait ms}; {-3, 0} when the delivery moved on
+// (another generation, or it ended).
 var parkScript = redis.NewScript(leaseTakeLua + `
 local got = take()
 if got == 1 or got == -2 then return {got, 0} end
-if redis.call('HGET', KEYS[4], 'gen') ~= ARGV[5] then return {-3, 0} end
+if redis.call('HGET', KEYS[4], 'gen') ~= ARGV[5] or redis.call('HGET', KEYS[4], 'status') ~= 'pending' then return {-3, 0} end
 local list = KEYS[6]
 if got == -1 then list = KEYS[7] end
 local ahead = redis.call('RPUSH', list, ARGV[9]) - 1

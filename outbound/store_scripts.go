@@ -67,8 +67,8 @@ return out
 // createDeliveriesScript creates the pending deliveries of one event to
 // some webhooks, each unless it exists: the record, its entry in the
 // webhook's index (trimmed to the count and age bounds: the records and
-// attempt lists of deliveries trimmed by count are deleted with their
-// index entries; those past the age floor have expired already), the due
+// attempt lists of ended deliveries trimmed by count are deleted with
+// their index entries; those past the age floor have expired already), the due
 // set, and its receiver in the event's record, for the loop guard (one
 // line each in the event HASH's field ARGV[14], written once per call, and
 // only while the event exists: a field on a missing key would make a
@@ -150,8 +150,9 @@ end
 return out
 `)
 
-// recordScript stores an attempt's outcome if the delivery is still on the
-// generation that ran it. When the delivery ends (pending → delivered or
+// recordScript stores an attempt's outcome if the delivery is still
+// pending on the generation that ran it (a second run of a generation
+// whose delivery ended already must not reopen it). When the delivery ends (pending → delivered or
 // failed) it lowers its event's open count (events.OpenField), dropping
 // the field at 0, and deletes the event if the log trimmed it meanwhile
 // and none is open; a delivery
@@ -163,11 +164,10 @@ return out
 // ARGV[6] events.OpenField, ARGV[7] events.TrimmedField, ARGV[8…]
 // field/value pairs. Returns 1 when stored, 0 when stale.
 var recordScript = redis.NewScript(`
-if redis.call('HGET', KEYS[1], 'gen') ~= ARGV[1] then return 0 end
-local was = redis.call('HGET', KEYS[1], 'status')
+if redis.call('HGET', KEYS[1], 'gen') ~= ARGV[1] or redis.call('HGET', KEYS[1], 'status') ~= 'pending' then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 8))
 local now = redis.call('HGET', KEYS[1], 'status')
-if was == 'pending' and now ~= 'pending' and redis.call('EXISTS', KEYS[4]) == 1 then
+if now ~= 'pending' and redis.call('EXISTS', KEYS[4]) == 1 then
   if redis.call('HINCRBY', KEYS[4], ARGV[6], -1) <= 0 then
     if redis.call('HGET', KEYS[4], ARGV[7]) == '1' then
       redis.call('DEL', KEYS[4])

@@ -169,7 +169,7 @@ func (l *Log) record(ctx context.Context, ev Event, outbox bool, scope string) e
 			if i == 0 {
 				// The account-wide index decides what the log keeps: what
 				// it trims is deleted, records and receivers too.
-				trimScript.Eval(ctx, p, []string{idx}, l.opts.Max, floor, l.keys.EventKeyPrefix(ev.AccountID),
+				trimScript.Eval(ctx, p, []string{idx, l.keys.Outbox(ev.AccountID)}, l.opts.Max, floor, l.keys.EventKeyPrefix(ev.AccountID),
 					OpenField, TrimmedField)
 				continue
 			}
@@ -200,18 +200,20 @@ const publishedTTL = 24 * time.Hour
 // trimScript bounds the account's event index by count and age and deletes
 // the events it trims (their record and receivers set), so the count bound
 // bounds memory, not just the index. An event trimmed while deliveries of
-// it are still to be made (its record's OpenField above 0) leaves the index
-// but keeps its record, marked TrimmedField: the delivery engine deletes it
-// when the last of them ends. The bound never drops an accepted event
+// it are still to be made (its record's OpenField above 0), or before it
+// was handed on at all (still in the outbox), leaves the index but keeps
+// its record, marked TrimmedField: the delivery engine deletes it when the
+// last of its deliveries ends, the outbox clear when it had none. The bound never drops an accepted event
 // before it is delivered; a backlog costs its own memory, not others'.
 // The other indexes (by type, by resource) are trimmed by range; an id they
 // keep whose record is gone is skipped when read. It runs inside the
 // recording transaction with EVAL (not EVALSHA: a transaction cannot fall
 // back when the script cache was flushed). Records are keys built from
 // ARGV[3]; all carry the account's hash tag.
-// KEYS[1] events index ZSET. ARGV[1] max count, ARGV[2] exclusive lex
-// floor "(evt_…", ARGV[3] event key prefix, ARGV[4] OpenField, ARGV[5]
-// TrimmedField. Returns how many it trimmed.
+// KEYS[1] events index ZSET, KEYS[2] the account's outbox ZSET. ARGV[1]
+// max count, ARGV[2] exclusive lex floor "(evt_…", ARGV[3] event key
+// prefix, ARGV[4] OpenField, ARGV[5] TrimmedField. Returns how many it
+// trimmed.
 var trimScript = redis.NewScript(`
 local max = tonumber(ARGV[1])
 local gone = redis.call('ZRANGE', KEYS[1], 0, -(max + 1))
@@ -219,7 +221,7 @@ local old = redis.call('ZRANGEBYLEX', KEYS[1], '-', ARGV[2])
 for _, id in ipairs(old) do table.insert(gone, id) end
 for _, id in ipairs(gone) do
   local k = ARGV[3] .. id
-  if tonumber(redis.call('HGET', k, ARGV[4]) or '0') > 0 then
+  if tonumber(redis.call('HGET', k, ARGV[4]) or '0') > 0 or redis.call('ZSCORE', KEYS[2], id) then
     redis.call('HSET', k, ARGV[5], '1')
   else
     redis.call('DEL', k, k .. ':rcv')

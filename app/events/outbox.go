@@ -60,11 +60,26 @@ func (l *Log) forward(ctx context.Context, es []Emitter, ev Event) error {
 			return err
 		}
 	}
-	if err := l.rdb.ZRem(ctx, l.keys.Outbox(ev.AccountID), ev.ID).Err(); err != nil {
+	keys := []string{l.keys.Outbox(ev.AccountID), l.keys.Event(ev.AccountID, ev.ID)}
+	if err := clearOutboxScript.Run(ctx, l.rdb, keys, ev.ID, OpenField, TrimmedField).Err(); err != nil {
 		return fmt.Errorf("events: clear outbox %s: %w", ev.ID, err)
 	}
 	return nil
 }
+
+// clearOutboxScript takes a handed-on event out of the outbox. The log's
+// bound keeps an event still in the outbox (trimScript); if it trimmed
+// this one meanwhile and no delivery of it is open (no subscriber, or all
+// ended already), nothing will need its record again, so it goes too.
+// KEYS[1] outbox ZSET, KEYS[2] event HASH. ARGV[1] event id, ARGV[2]
+// OpenField, ARGV[3] TrimmedField.
+var clearOutboxScript = redis.NewScript(`
+redis.call('ZREM', KEYS[1], ARGV[1])
+if redis.call('HGET', KEYS[2], ARGV[3]) == '1' and redis.call('HEXISTS', KEYS[2], ARGV[2]) == 0 then
+  redis.call('DEL', KEYS[2])
+end
+return 1
+`)
 
 // Jobs is the log's background work: the outbox drain loop.
 func (l *Log) Jobs() jobs.Set {
