@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+
+	"github.com/hookline/hookline/app/apperr"
 )
 
 // TypeDeliverBatch is the Asynq task that runs the first attempts of one
@@ -100,6 +102,11 @@ func (s *Service) handleDeliverBatch(ctx context.Context, t *asynq.Task) error {
 		s.opts.Log.Error("outbound: bad delivery batch payload", "err", err)
 		return fmt.Errorf("outbound: bad batch payload: %v: %w", err, asynq.SkipRetry)
 	}
+	// The event once for every item, not once per item.
+	ev := readEvent(s.deps.Events.Envelope(ctx, b.AccountID, b.EventID))
+	if ev.err != nil && !apperr.IsCode(ev.err, apperr.CodeNotFound) {
+		return ev.err // Redis is away: failed, archived, and resumed by Recover
+	}
 	errs := make([]error, len(b.Items))
 	var wg sync.WaitGroup
 	for i := range b.Items {
@@ -112,7 +119,7 @@ func (s *Service) handleDeliverBatch(ctx context.Context, t *asynq.Task) error {
 				return
 			}
 			defer s.batchGate.exit(pass)
-			errs[i] = s.attempt(withPass(ctx, pass), b.item(i))
+			errs[i] = s.attempt(withPass(ctx, pass), b.item(i), ev)
 		}()
 	}
 	wg.Wait()

@@ -2,12 +2,15 @@ package outbound_test
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/hookline/hookline/internal/apitest"
 	"github.com/hookline/hookline/internal/receiver"
@@ -165,5 +168,60 @@ func TestBatch_SlowWebhookDoesNotHoldUpAFastOneOnTheSameEvents(t *testing.T) {
 	fast.WaitFor(t, 41, 20*time.Second)
 	if n := slow.Count(); n > 10 {
 		t.Fatalf("the slow endpoint has %d requests in flight, want at most its cap of 10", n)
+	}
+}
+
+// eventReads counts reads of one Redis key by HMGET (how the event log
+// reads an event record), in single commands and pipelines alike.
+type eventReads struct {
+	key string
+	n   atomic.Int64
+}
+
+func (c *eventReads) count(cmd redis.Cmder) {
+	if args := cmd.Args(); len(args) > 1 && cmd.Name() == "hmget" && args[1] == c.key {
+		c.n.Add(1)
+	}
+}
+func (c *eventReads) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (c *eventReads) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { c.count(cmd); return next(ctx, cmd) }
+}
+func (c *eventReads) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for _, cmd := range cmds {
+			c.count(cmd)
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// A batch reads its event once for all its items (per-event work is paid
+// once per event): three webhooks, one read of the event record. Each item
+// read it with its own delivery before.
+func TestBatch_ReadsItsEventOnce(t *testing.T) {
+	t.Parallel()
+	f := newBatchFixture(t)
+	f.createCustomer(t, "ann@example.com")
+	batch := f.pendingOfType(t, outbound.TypeDeliverBatch)
+	if len(batch) != 1 {
+		t.Fatalf("%d batch tasks, want 1", len(batch))
+	}
+	var p struct {
+		E string `json:"e"`
+	}
+	if err := json.Unmarshal(batch[0].Payload, &p); err != nil {
+		t.Fatal(err)
+	}
+	reads := &eventReads{key: f.Server.Keys.Event(f.acct.ID, p.E)}
+	f.Server.Redis.AddHook(reads)
+	f.StartWorker()
+	// Every read is before its send; the API's reads (a delivery's detail
+	// shows the event) are kept out by not asking it.
+	if reqs := only(f.recv.WaitFor(t, 6, 10*time.Second), "customer.created"); len(reqs) != 3 {
+		t.Fatalf("%d customer.created requests, want 3", len(reqs))
+	}
+	if n := reads.n.Load(); n != 1 {
+		t.Fatalf("the event was read %d times for 3 deliveries, want once", n)
 	}
 }

@@ -107,25 +107,24 @@ func (s *webhookStore) leaseKeys(acct, whk string) []string {
 
 func (c caps) args() []any { return []any{c.account, c.webhook, leaseLength.Milliseconds(), c.lease} }
 
-// loaded is what loadAttempt read: the records (empty maps when absent),
-// the event's read queued by the caller, and take()'s answer.
+// loaded is what loadAttempt read: the records (empty maps when absent)
+// and take()'s answer.
 type loaded struct {
 	delivery, webhook map[string]string
-	event             *redis.SliceCmd
 	lease             int
 }
 
 // loadAttempt reads what an attempt needs and takes its leases in one round
 // trip: the delivery and webhook records, whatever extra queues (the event,
-// read by the event log), and acquireScript.
-func (s *webhookStore) loadAttempt(ctx context.Context, acct, dlv, whk string, c caps, extra func(redis.Pipeliner) *redis.SliceCmd) (loaded, error) {
+// read by the event log, unless the caller has it), and acquireScript.
+func (s *webhookStore) loadAttempt(ctx context.Context, acct, dlv, whk string, c caps, extra func(redis.Pipeliner)) (loaded, error) {
 	var l loaded
 	var dc, wc *redis.MapStringStringCmd
 	acq := &scriptCall{script: acquireScript, keys: s.leaseKeys(acct, whk), args: c.args()}
 	err := s.pipeScripts(ctx, func(p redis.Pipeliner) {
 		dc = p.HGetAll(ctx, s.keys.Delivery(acct, dlv))
 		wc = p.HGetAll(ctx, s.keys.Webhook(acct, whk))
-		l.event = extra(p)
+		extra(p)
 	}, acq)
 	if err == nil {
 		err = errors.Join(dc.Err(), wc.Err(), acq.cmd.Err())

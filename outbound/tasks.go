@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hookline/hookline/app/apperr"
+	"github.com/hookline/hookline/app/events"
 	"github.com/hookline/hookline/app/jobs"
 )
 
@@ -84,7 +85,7 @@ func (s *Service) handleDeliver(ctx context.Context, t *asynq.Task) error {
 		s.opts.Log.Error("outbound: bad delivery task payload", "err", err)
 		return fmt.Errorf("outbound: bad task payload: %v: %w", err, asynq.SkipRetry)
 	}
-	err := s.attempt(ctx, p)
+	err := s.attempt(ctx, p, nil)
 	if err != nil {
 		s.opts.Log.Error("outbound: delivery attempt not run; the reconciler schedules it again",
 			"delivery_id", p.DeliveryID, "account_id", p.AccountID, "err", err)
@@ -92,15 +93,25 @@ func (s *Service) handleDeliver(ctx context.Context, t *asynq.Task) error {
 	return err
 }
 
-func (s *Service) attempt(ctx context.Context, p deliverPayload) error {
+// attempt runs one attempt of the delivery p names. ev is its event when
+// the caller read it already (a batch reads its event once for all its
+// items: the rule that per-event work is paid once per event);
+// nil reads it with the delivery.
+func (s *Service) attempt(ctx context.Context, p deliverPayload, ev *eventRead) error {
 	// One round trip for the delivery, the webhook, the event and the
 	// in-flight leases; one more records the attempt and ends the leases.
 	c := caps{account: s.opts.AccountInFlight, webhook: DefaultMaxInFlight, lease: taskID(p.DeliveryID, p.Gen)}
-	l, err := s.st.loadAttempt(ctx, p.AccountID, p.DeliveryID, p.WebhookID, c, func(pipe redis.Pipeliner) *redis.SliceCmd {
-		return s.deps.Events.QueueEnvelope(ctx, pipe, p.AccountID, p.EventID)
+	var queued *redis.SliceCmd
+	l, err := s.st.loadAttempt(ctx, p.AccountID, p.DeliveryID, p.WebhookID, c, func(pipe redis.Pipeliner) {
+		if ev == nil {
+			queued = s.deps.Events.QueueEnvelope(ctx, pipe, p.AccountID, p.EventID)
+		}
 	})
 	if err != nil {
 		return err
+	}
+	if ev == nil {
+		ev = readEvent(s.deps.Events.EnvelopeFrom(queued))
 	}
 	h := &hold{acct: p.AccountID, whk: p.WebhookID, lease: c.lease, held: l.lease == 1}
 	defer s.release(ctx, h)
@@ -174,12 +185,11 @@ func (s *Service) attempt(ctx context.Context, p deliverPayload) error {
 		return s.deferFor(ctx, d, wait, p.Trigger, w.Source)
 	}
 
-	ev, env, err := s.deps.Events.EnvelopeFrom(l.event)
-	if apperr.IsCode(err, apperr.CodeNotFound) {
+	if apperr.IsCode(ev.err, apperr.CodeNotFound) {
 		return unsent("event_expired", "the event is past retention")
 	}
-	if err != nil {
-		return err
+	if ev.err != nil {
+		return ev.err
 	}
 	w, err = s.seal.open(w)
 	if err != nil {
@@ -187,9 +197,9 @@ func (s *Service) attempt(ctx context.Context, p deliverPayload) error {
 		return unsent(ClassInternal, "the webhook's secrets cannot be opened with the configured keys; rotate its secret or restore the key")
 	}
 	if d.Attempts == 0 && trigger == "schedule" {
-		s.metrics.firstAttempt.Observe(s.opts.Now().Sub(ev.CreatedAt).Seconds())
+		s.metrics.firstAttempt.Observe(s.opts.Now().Sub(ev.event.CreatedAt).Seconds())
 	}
-	att, retryAfter, gone := s.send(ctx, w, d, env, ev.Cause.Chain, ev.Cause.Hop)
+	att, retryAfter, gone := s.send(ctx, w, d, ev.envelope, ev.event.Cause.Chain, ev.event.Cause.Hop)
 	att.Trigger = trigger
 	if att.ErrorClass != ClassInternal {
 		s.metrics.attempt.Observe(float64(att.DurationMS) / 1000)
@@ -222,6 +232,19 @@ func (s *Service) attempt(ctx context.Context, p deliverPayload) error {
 		return s.finish(ctx, d, att, nil, false, h)
 	}
 	return s.finish(ctx, d, att, &w, ok, h)
+}
+
+// eventRead is an attempt's event as read: the event, its envelope as
+// sent, or the error (apperr not found when past retention). Attempts
+// only read it, so the items of a batch share one.
+type eventRead struct {
+	event    events.Event
+	envelope []byte
+	err      error
+}
+
+func readEvent(ev events.Event, env []byte, err error) *eventRead {
+	return &eventRead{event: ev, envelope: env, err: err}
 }
 
 // Error classes of attempts whose cause is on Hookline's side or in its
