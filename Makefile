@@ -33,7 +33,7 @@ help:
 	@echo "make test        go vet, then go test -race on every package, then test-zapier (needs redis-server, node; installs them as root)"
 	@echo "make test-zapier the Zapier CLI app's Jest tests against a live server built from this tree (npm ci first)"
 	@echo "make bench       run the benchmarks (BENCH=regexp BENCHTIME=2s PKGS=./app/...)"
-	@echo "make soak        the durability soak (SCENARIO=steady|worker-crash|api-crash|redis-everysec|redis-always|receiver-chaos|failover|burst DURATION=10m RATE=500 SOAKFLAGS='-topology sentinel|cluster')"
+	@echo "make soak        the durability soak (SCENARIO=steady|backlog|worker-crash|api-crash|redis-everysec|redis-always|receiver-chaos|failover|burst DURATION=10m RATE=500 SOAKFLAGS='-topology sentinel|cluster')"
 	@echo "make fmt         gofmt every Go file"
 	@echo "make vet         go vet ./..."
 	@echo "make clean       remove bin/ and test outputs"

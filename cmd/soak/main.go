@@ -9,6 +9,7 @@
 //	soak -topology cluster -scenario worker-crash -duration 10m -rate 500 [-accounts 6]
 //	soak -scenario burst -events 5000
 //	soak -scenario steady -duration 10m -rate 500
+//	soak -scenario backlog -duration 1m -rate 500
 //
 // Events are spread round-robin over -accounts accounts (1, or 6 on
 // cluster, so the accounts' records and shard queues spread over the
@@ -62,6 +63,8 @@ var scenarios = map[string]scenario{
 	}, "50 % 5xx, 10 % timeouts, resets, slow bodies; 410 on one webhook, 429 with Retry-After on another"},
 	"burst":  {"everysec", "", steady(), "one hookline serve; events published by 8 clients as fast as they go"},
 	"steady": {"everysec", "", steady(), "no fault: processes that live the whole run, for memory over time"},
+	"backlog": {"everysec", "", map[string]behaviour{"/main": {down: 30 * time.Second}},
+		"the receiver answers 503 for the first 30 s of publishing: a backlog (15,000 events at 500/s) retried on schedule and delivered once it is back"},
 }
 
 func steady() map[string]behaviour { return map[string]behaviour{"/main": {}} }
@@ -237,6 +240,7 @@ func soak(o options) (*report, error) {
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	cpu0 := cpuNow(top)
+	recv.startOutages(time.Now())
 	go func() { pub.run(stop); close(done) }()
 	start := time.Now()
 	// The start sample is taken once the processes have warmed up under

@@ -18,6 +18,9 @@ type behaviour struct {
 	gone bool
 	// throttle answers this fraction with 429 and Retry-After: 1.
 	throttle float64
+	// down answers 503 to everything for this long from the start of
+	// publishing (startOutages): a receiver that is away while events pile up.
+	down time.Duration
 }
 
 // ack is one request the receiver answered with a 2xx.
@@ -37,6 +40,7 @@ type receiver struct {
 	script  map[string]behaviour
 
 	mu       sync.Mutex
+	upAt     time.Time        // before it, behaviours with down answer 503
 	requests map[string]int   // path → requests
 	acks     map[string][]ack // path + " " + webhook-id → 2xx answers
 	seqs     map[int]map[string]bool
@@ -61,10 +65,14 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	path, id := req.URL.Path, req.Header.Get("webhook-id")
 	r.mu.Lock()
 	r.requests[path]++
+	upAt := r.upAt
 	r.mu.Unlock()
 	b := r.script[basePath(path)]
 	x := rand.Float64()
 	switch {
+	case b.down > 0 && (upAt.IsZero() || time.Now().Before(upAt)):
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
 	case b.gone:
 		w.WriteHeader(http.StatusGone)
 		return
@@ -101,6 +109,19 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	w.WriteHeader(http.StatusOK)
 	r.record(path, id, body)
+}
+
+// startOutages starts the clock of the behaviours with down: publishing
+// starts now. Until it is called they answer 503 (webhook set-up's test
+// deliveries are retried like any other).
+func (r *receiver) startOutages(now time.Time) {
+	var longest time.Duration
+	for _, b := range r.script {
+		longest = max(longest, b.down)
+	}
+	r.mu.Lock()
+	r.upAt = now.Add(longest)
+	r.mu.Unlock()
 }
 
 func (r *receiver) record(path, id string, body []byte) {
