@@ -43,9 +43,17 @@ func normalize(c *Customer) {
 	c.ExternalID = strings.TrimSpace(c.ExternalID)
 }
 
-func (s *Service) emit(ctx context.Context, acct, typ string, c Customer, cause events.Cause) error {
+// write runs one write queued by queue and records its event typ about c
+// in the same transaction (events.Log.EmitWith), then returns the write's
+// reply for its *Result to read.
+func (s *Service) write(ctx context.Context, acct, typ string, c Customer, cause events.Cause,
+	queue func(p redis.Pipeliner, m events.Mark) *redis.Cmd) (*redis.Cmd, error) {
 	cause.Resource = c.ID
-	return s.log.Emit(ctx, s.log.New(acct, typ, c.JSON(), cause))
+	var cmd *redis.Cmd
+	_, err := s.log.EmitWith(ctx, s.log.New(acct, typ, c.JSON(), cause), func(p redis.Pipeliner, m events.Mark) {
+		cmd = queue(p, m)
+	})
+	return cmd, err
 }
 
 // Create adds a customer and emits customer.created. The caller needs
@@ -67,15 +75,18 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in NewCustomer, 
 	}
 	now := s.stamp()
 	c.ID, c.CreatedAt, c.UpdatedAt, c.version = ids.New(ids.Customer, now), now, now, 1
-	taken, err := s.st.create(ctx, p.AccountID, c)
+	cmd, err := s.write(ctx, p.AccountID, catalog.CustomerCreated, c, cause, func(pipe redis.Pipeliner, m events.Mark) *redis.Cmd {
+		return s.st.queueCreate(ctx, pipe, p.AccountID, c, m)
+	})
+	if err != nil {
+		return Customer{}, err
+	}
+	taken, err := createResult(cmd)
 	if err != nil {
 		return Customer{}, err
 	}
 	if taken != "" {
 		return Customer{}, apperr.InvalidField("email", "another customer already has this email")
-	}
-	if err := s.emit(ctx, p.AccountID, catalog.CustomerCreated, c, cause); err != nil {
-		return Customer{}, err
 	}
 	return c, nil
 }
@@ -173,14 +184,16 @@ func (s *Service) Update(ctx context.Context, p auth.Principal, id string, patch
 			return old, false, nil
 		}
 		next.UpdatedAt, next.version = s.stamp(), old.version+1
-		err = s.st.update(ctx, p.AccountID, old, next)
+		cmd, err := s.write(ctx, p.AccountID, catalog.CustomerUpdated, next, cause, func(pipe redis.Pipeliner, m events.Mark) *redis.Cmd {
+			return s.st.queueUpdate(ctx, pipe, p.AccountID, old, next, m)
+		})
+		if err == nil {
+			err = updateResult(cmd)
+		}
 		if errors.Is(err, errRetry) {
 			continue
 		}
 		if err != nil {
-			return Customer{}, false, err
-		}
-		if err := s.emit(ctx, p.AccountID, catalog.CustomerUpdated, next, cause); err != nil {
 			return Customer{}, false, err
 		}
 		return next, true, nil
@@ -206,14 +219,16 @@ func (s *Service) Delete(ctx context.Context, p auth.Principal, id string, cause
 		if err != nil {
 			return Customer{}, err
 		}
-		err = s.st.delete(ctx, p.AccountID, old)
+		cmd, err := s.write(ctx, p.AccountID, catalog.CustomerDeleted, old, cause, func(pipe redis.Pipeliner, m events.Mark) *redis.Cmd {
+			return s.st.queueDelete(ctx, pipe, p.AccountID, old, m)
+		})
+		if err == nil {
+			err = deleteResult(cmd)
+		}
 		if errors.Is(err, errRetry) {
 			continue
 		}
 		if err != nil {
-			return Customer{}, err
-		}
-		if err := s.emit(ctx, p.AccountID, catalog.CustomerDeleted, old, cause); err != nil {
 			return Customer{}, err
 		}
 		return old, nil

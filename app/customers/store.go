@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hookline/hookline/app/apperr"
+	"github.com/hookline/hookline/app/events"
 	"github.com/hookline/hookline/app/store"
 )
 
@@ -37,23 +38,37 @@ func fromHash(m map[string]string) Customer {
 	return c
 }
 
+// The write scripts run in one transaction with the event they cause
+// (events.Log.EmitWith): each sets the transaction's mark (events.Mark, the
+// last KEYS and ARGV) when, and only when, it changes something, and the
+// event is recorded only then. Each queue* queues its script with EVAL (a
+// transaction cannot fall back from EVALSHA) and its *Result reads the
+// reply after EXEC.
+
 // createScript inserts a customer unless its email is taken.
-// KEYS[1] customer HASH, KEYS[2] email→id HASH, KEYS[3] id index ZSET.
-// ARGV[1] id, ARGV[2] email key, ARGV[3…] field/value pairs.
+// KEYS[1] customer HASH, KEYS[2] email→id HASH, KEYS[3] id index ZSET,
+// KEYS[4] the mark's HASH.
+// ARGV[1] id, ARGV[2] email key, ARGV[3] the mark's field, ARGV[4…]
+// field/value pairs.
 // Returns the new id, or the id of the customer holding the email prefixed "taken:".
 var createScript = redis.NewScript(`
 local holder = redis.call('HGET', KEYS[2], ARGV[2])
 if holder then return 'taken:' .. holder end
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[1])
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 redis.call('ZADD', KEYS[3], 0, ARGV[1])
+redis.call('HSET', KEYS[4], ARGV[3], '1')
 return ARGV[1]
 `)
 
-func (s *customerStore) create(ctx context.Context, acct string, c Customer) (taken string, err error) {
-	args := append([]any{c.ID, emailKey(c.Email)}, fields(c)...)
-	res, err := createScript.Run(ctx, s.rdb,
-		[]string{s.keys.Customer(acct, c.ID), s.keys.CustomerEmails(acct), s.keys.Customers(acct)}, args...).Text()
+func (s *customerStore) queueCreate(ctx context.Context, p redis.Pipeliner, acct string, c Customer, m events.Mark) *redis.Cmd {
+	args := append([]any{c.ID, emailKey(c.Email), m.Field}, fields(c)...)
+	return createScript.Eval(ctx, p, []string{s.keys.Customer(acct, c.ID), s.keys.CustomerEmails(acct), s.keys.Customers(acct), m.Key}, args...)
+}
+
+// createResult is who holds the email when the create did not happen ("" when it did).
+func createResult(cmd *redis.Cmd) (taken string, err error) {
+	res, err := cmd.Text()
 	if err != nil {
 		return "", fmt.Errorf("customers: create: %w", err)
 	}
@@ -65,9 +80,9 @@ func (s *customerStore) create(ctx context.Context, acct string, c Customer) (ta
 
 // updateScript replaces a customer's fields if its version is unchanged,
 // moving the email claim when the email changes.
-// KEYS[1] customer HASH, KEYS[2] email→id HASH.
+// KEYS[1] customer HASH, KEYS[2] email→id HASH, KEYS[3] the mark's HASH.
 // ARGV[1] id, ARGV[2] expected version, ARGV[3] old email key, ARGV[4] new
-// email key, ARGV[5…] field/value pairs.
+// email key, ARGV[5] the mark's field, ARGV[6…] field/value pairs.
 // Returns "ok", "gone", "retry" or "taken".
 var updateScript = redis.NewScript(`
 local v = redis.call('HGET', KEYS[1], 'version')
@@ -79,13 +94,18 @@ if ARGV[3] ~= ARGV[4] then
   redis.call('HDEL', KEYS[2], ARGV[3])
   redis.call('HSET', KEYS[2], ARGV[4], ARGV[1])
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+redis.call('HSET', KEYS[3], ARGV[5], '1')
 return 'ok'
 `)
 
-func (s *customerStore) update(ctx context.Context, acct string, old, next Customer) error {
-	args := append([]any{next.ID, old.version, emailKey(old.Email), emailKey(next.Email)}, fields(next)...)
-	res, err := updateScript.Run(ctx, s.rdb, []string{s.keys.Customer(acct, next.ID), s.keys.CustomerEmails(acct)}, args...).Text()
+func (s *customerStore) queueUpdate(ctx context.Context, p redis.Pipeliner, acct string, old, next Customer, m events.Mark) *redis.Cmd {
+	args := append([]any{next.ID, old.version, emailKey(old.Email), emailKey(next.Email), m.Field}, fields(next)...)
+	return updateScript.Eval(ctx, p, []string{s.keys.Customer(acct, next.ID), s.keys.CustomerEmails(acct), m.Key}, args...)
+}
+
+func updateResult(cmd *redis.Cmd) error {
+	res, err := cmd.Text()
 	if err != nil {
 		return fmt.Errorf("customers: update: %w", err)
 	}
@@ -101,8 +121,10 @@ func (s *customerStore) update(ctx context.Context, acct string, old, next Custo
 }
 
 // deleteScript removes a customer if its version is unchanged.
-// KEYS[1] customer HASH, KEYS[2] email→id HASH, KEYS[3] id index ZSET.
-// ARGV[1] id, ARGV[2] expected version. Returns "ok", "gone" or "retry".
+// KEYS[1] customer HASH, KEYS[2] email→id HASH, KEYS[3] id index ZSET,
+// KEYS[4] the mark's HASH.
+// ARGV[1] id, ARGV[2] expected version, ARGV[3] the mark's field.
+// Returns "ok", "gone" or "retry".
 var deleteScript = redis.NewScript(`
 local v = redis.call('HGET', KEYS[1], 'version')
 if not v then return 'gone' end
@@ -111,12 +133,17 @@ local ek = redis.call('HGET', KEYS[1], 'email_key')
 if redis.call('HGET', KEYS[2], ek) == ARGV[1] then redis.call('HDEL', KEYS[2], ek) end
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('HSET', KEYS[4], ARGV[3], '1')
 return 'ok'
 `)
 
-func (s *customerStore) delete(ctx context.Context, acct string, c Customer) error {
-	res, err := deleteScript.Run(ctx, s.rdb,
-		[]string{s.keys.Customer(acct, c.ID), s.keys.CustomerEmails(acct), s.keys.Customers(acct)}, c.ID, c.version).Text()
+func (s *customerStore) queueDelete(ctx context.Context, p redis.Pipeliner, acct string, c Customer, m events.Mark) *redis.Cmd {
+	return deleteScript.Eval(ctx, p, []string{s.keys.Customer(acct, c.ID), s.keys.CustomerEmails(acct), s.keys.Customers(acct), m.Key},
+		c.ID, c.version, m.Field)
+}
+
+func deleteResult(cmd *redis.Cmd) error {
+	res, err := cmd.Text()
 	if err != nil {
 		return fmt.Errorf("customers: delete: %w", err)
 	}

@@ -145,91 +145,9 @@ func (l *Log) New(acct, typ string, data json.RawMessage, cause Cause) Event {
 // one subscription only (webhook tests).
 func (l *Log) Record(ctx context.Context, ev Event) error { return l.record(ctx, ev, false, "") }
 
-// record stores ev; with outbox it also enters the account's outbox, and
-// with a scope it maps that idempotency scope to ev, all in one
-// transaction.
-func (l *Log) record(ctx context.Context, ev Event, outbox bool, scope string) error {
-	c := ev.Cause
-	raw, err := json.Marshal(ev)
-	if err != nil {
-		return fmt.Errorf("events: encode %s: %w", ev.ID, err)
-	}
-	floor := "(" + ids.Floor(ids.Event, l.opts.Now().Add(-l.opts.Retention))
-	all, byType := l.keys.Events(ev.AccountID), l.keys.EventsByType(ev.AccountID, ev.Type)
-	indexes := []string{all, byType}
-	if c.Resource != "" {
-		indexes = append(indexes, l.keys.EventsByResource(ev.AccountID, c.Resource))
-	}
-	_, err = l.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		k := l.keys.Event(ev.AccountID, ev.ID)
-		p.HSet(ctx, k, "envelope", raw, "cause", packCause(c))
-		p.Expire(ctx, k, l.opts.Retention)
-		for i, idx := range indexes {
-			p.ZAdd(ctx, idx, redis.Z{Member: ev.ID})
-			if i == 0 {
-				// The account-wide index decides what the log keeps: what
-				// it trims is deleted, records and receivers too.
-				trimScript.Eval(ctx, p, []string{idx, l.keys.Outbox(ev.AccountID)}, l.opts.Max, floor, l.keys.EventKeyPrefix(ev.AccountID),
-					OpenField, TrimmedField)
-				continue
-			}
-			p.ZRemRangeByRank(ctx, idx, 0, int64(-l.opts.Max-1))
-			p.ZRemRangeByLex(ctx, idx, "-", floor)
-		}
-		if c.Resource != "" {
-			p.Expire(ctx, indexes[2], l.opts.Retention)
-		}
-		if outbox {
-			p.ZAdd(ctx, l.keys.Outbox(ev.AccountID), redis.Z{Score: float64(ev.CreatedAt.UnixMilli()), Member: ev.ID})
-		}
-		if scope != "" {
-			p.Set(ctx, l.keys.PublishedBy(ev.AccountID, scope), ev.ID, publishedTTL)
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("events: record %s: %w", ev.ID, err)
-	}
-	return nil
-}
-
 // publishedTTL is how long a publish's idempotency scope answers with its
 // event: as long as idempotency records are kept.
 const publishedTTL = 24 * time.Hour
-
-// trimScript bounds the account's event index by count and age and deletes
-// the events it trims (their record and receivers set), so the count bound
-// bounds memory, not just the index. An event trimmed while deliveries of
-// it are still to be made (its record's OpenField above 0), or before it
-// was handed on at all (still in the outbox), leaves the index but keeps
-// its record, marked TrimmedField: the delivery engine deletes it when the
-// last of its deliveries ends, the outbox clear when it had none. The bound never drops an accepted event
-// before it is delivered; a backlog costs its own memory, not others'.
-// The other indexes (by type, by resource) are trimmed by range; an id they
-// keep whose record is gone is skipped when read. It runs inside the
-// recording transaction with EVAL (not EVALSHA: a transaction cannot fall
-// back when the script cache was flushed). Records are keys built from
-// ARGV[3]; all carry the account's hash tag.
-// KEYS[1] events index ZSET, KEYS[2] the account's outbox ZSET. ARGV[1]
-// max count, ARGV[2] exclusive lex floor "(evt_…", ARGV[3] event key
-// prefix, ARGV[4] OpenField, ARGV[5] TrimmedField. Returns how many it
-// trimmed.
-var trimScript = redis.NewScript(`
-local max = tonumber(ARGV[1])
-local gone = redis.call('ZRANGE', KEYS[1], 0, -(max + 1))
-local old = redis.call('ZRANGEBYLEX', KEYS[1], '-', ARGV[2])
-for _, id in ipairs(old) do table.insert(gone, id) end
-for _, id in ipairs(gone) do
-  local k = ARGV[3] .. id
-  if tonumber(redis.call('HGET', k, ARGV[4]) or '0') > 0 or redis.call('ZSCORE', KEYS[2], id) then
-    redis.call('HSET', k, ARGV[5], '1')
-  else
-    redis.call('DEL', k, k .. ':rcv')
-  end
-  redis.call('ZREM', KEYS[1], id)
-end
-return #gone
-`)
 
 // Get returns one event of the account, or not found.
 func (l *Log) Get(ctx context.Context, acct, id string) (Event, error) {

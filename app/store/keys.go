@@ -223,6 +223,12 @@ func (k Keys) InboundIdempotency(acct, endpoint, keyHash string) string {
 // loop hands on what stays.
 func (k Keys) Outbox(acct string) string { return k.account(acct) + "outbox" }
 
+// WriteMarks holds, for an instant, the mark a core write sets when it took
+// effect (events.Mark): the event's record checks and removes it in the
+// same transaction, so the HASH is empty between transactions. HASH, event
+// id → "1".
+func (k Keys) WriteMarks(acct string) string { return k.account(acct) + "marks" }
+
 // ---- outbound: per-account in-flight
 
 // InFlight holds the leases of an account's deliveries in flight, across
