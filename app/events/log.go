@@ -90,7 +90,7 @@ const ReceiversField = "rcv"
 // (outbound raises it when it creates them and lowers it when each is
 // delivered or fails, removing it at 0); TrimmedField marks an event the log's count or age
 // bound trimmed while some were open, whose record outbound deletes when
-// the count comes back to 0 (trimScript).
+// the count comes back to 0 (recordScript, record.go).
 const (
 	OpenField    = "open"
 	TrimmedField = "trimmed"

@@ -68,7 +68,7 @@ func (l *Log) forward(ctx context.Context, es []Emitter, ev Event) error {
 }
 
 // clearOutboxScript takes a handed-on event out of the outbox. The log's
-// bound keeps an event still in the outbox (trimScript); if it trimmed
+// bound keeps an event still in the outbox (recordScript); if it trimmed
 // this one meanwhile and no delivery of it is open (no subscriber, or all
 // ended already), nothing will need its record again, so it goes too.
 // KEYS[1] outbox ZSET, KEYS[2] event HASH. ARGV[1] event id, ARGV[2]

@@ -92,7 +92,7 @@ func (l *Log) recordArgs(ev Event, outbox bool, scope string, mark *Mark) ([]str
 		flags += "o"
 	}
 	floor := "(" + ids.Floor(ids.Event, l.opts.Now().Add(-l.opts.Retention))
-	args := []any{raw, packCause(c), int64(l.opts.Retention.Seconds()), l.opts.Max, floor, l.keys.EventKeyPrefix(acct),
+	args := []any{raw, packCause(c), max(1, l.opts.Retention.Milliseconds()), l.opts.Max, floor, l.keys.EventKeyPrefix(acct),
 		OpenField, TrimmedField, ev.ID, strconv.FormatInt(ev.CreatedAt.UnixMilli(), 10), flags, int64(publishedTTL.Seconds())}
 	return keys, args, nil
 }
@@ -116,7 +116,8 @@ func (l *Log) recordArgs(ev Event, outbox bool, scope string, mark *Mark) ([]str
 // ZSET, KEYS[4] outbox ZSET, then, as ARGV[11] says: "r" the by-resource
 // index ZSET, "s" the scope STRING, "m" the marks HASH ("o": enter the
 // outbox).
-// ARGV[1] envelope, ARGV[2] packed cause, ARGV[3] retention s, ARGV[4] max
+// ARGV[1] envelope, ARGV[2] packed cause, ARGV[3] retention ms (PEXPIRE:
+// a retention under a second is not 0, which would delete), ARGV[4] max
 // count, ARGV[5] exclusive lex floor "(evt_…", ARGV[6] event key prefix,
 // ARGV[7] OpenField, ARGV[8] TrimmedField, ARGV[9] event id, ARGV[10]
 // created ms, ARGV[11] flags, ARGV[12] scope ttl s.
@@ -131,7 +132,7 @@ if has('m') then mark = KEYS[n]; n = n + 1 end
 if mark and redis.call('HDEL', mark, ARGV[9]) == 0 then return 0 end
 local id, max = ARGV[9], tonumber(ARGV[4])
 redis.call('HSET', KEYS[1], 'envelope', ARGV[1], 'cause', ARGV[2])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
 if has('o') then redis.call('ZADD', KEYS[4], ARGV[10], id) end
 redis.call('ZADD', KEYS[2], 0, id)
 local gone = redis.call('ZRANGE', KEYS[2], 0, -(max + 1))
@@ -153,7 +154,7 @@ for _, idx in ipairs(others) do
   redis.call('ZREMRANGEBYRANK', idx, 0, -(max + 1))
   redis.call('ZREMRANGEBYLEX', idx, '-', ARGV[5])
 end
-if res then redis.call('EXPIRE', res, ARGV[3]) end
+if res then redis.call('PEXPIRE', res, ARGV[3]) end
 if scope then redis.call('SET', scope, id, 'EX', ARGV[12]) end
 return 1
 `)

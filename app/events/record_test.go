@@ -96,3 +96,23 @@ func TestTrim_KeepsAnEventStillInTheOutbox(t *testing.T) {
 		t.Fatalf("after its hand-on (no delivery open) the trimmed record is still there: %v", err)
 	}
 }
+
+// A retention under a second still keeps the event for that long: the
+// record's expiry is in milliseconds, not seconds rounded down to 0 (an
+// EXPIRE of 0 deletes the key at once).
+func TestRecord_SubSecondRetentionKeepsTheEvent(t *testing.T) {
+	rdb := redistest.Client(t)
+	keys := store.NewKeys("t")
+	log := events.NewLog(rdb, keys, catalog.New(rdb, keys, catalog.Options{}), events.Options{Retention: 500 * time.Millisecond})
+	ctx := context.Background()
+	ev := log.New("acc_1", "job.done", []byte(`{}`), events.Cause{})
+	if err := log.Record(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := log.Get(ctx, "acc_1", ev.ID); err != nil {
+		t.Fatalf("read right after recording with a 500 ms retention: %v", err)
+	}
+	if ttl, _ := rdb.PTTL(ctx, keys.Event("acc_1", ev.ID)).Result(); ttl <= 0 || ttl > 500*time.Millisecond {
+		t.Fatalf("record's TTL %v, want up to 500 ms", ttl)
+	}
+}

@@ -72,7 +72,7 @@ func (k Keys) EventTypeSampleBytes(acct string) string { return k.account(acct) 
 func (k Keys) Event(acct, id string) string { return k.account(acct) + "evt:" + id }
 
 // EventKeyPrefix is the common start of the account's Event and
-// EventReceivers keys ("…evt:"): the event log's trim script appends an
+// EventReceivers keys ("…evt:"): the event log's record script appends an
 // event id (and ":rcv") to delete the records it trims. Every key so built
 // carries the account's hash tag, so it stays in the script's slot.
 func (k Keys) EventKeyPrefix(acct string) string { return k.account(acct) + "evt:" }
