@@ -25,8 +25,10 @@ func TestSentinel_SmokeAndFailover(t *testing.T) {
 	recv := receiver.New(t, receiver.Reply{Status: 200}, receiver.Reply{Status: 500}, receiver.Reply{Status: 200})
 	whk := g.smoke(recv)
 
-	// Writes continue while the master is killed; each is retried (as a
-	// client would, with its Idempotency-Key) until acknowledged.
+	// Writes continue while the master is killed; each is retried until
+	// acknowledged. The retries carry no Idempotency-Key: a write refused
+	// during the gap changed nothing (the customer and its event are one
+	// transaction), so the same body may be sent again.
 	stop := make(chan struct{})
 	done := make(chan []string)
 	var acks atomic.Int64
