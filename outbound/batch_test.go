@@ -53,6 +53,16 @@ func newBatchFixture(t *testing.T) *batchFixture {
 	return f
 }
 
+// oneBatch is the one batch task queued (a test published one event).
+func (f *batchFixture) oneBatch(t *testing.T) *asynq.TaskInfo {
+	t.Helper()
+	batch := f.pendingOfType(t, outbound.TypeDeliverBatch)
+	if len(batch) != 1 {
+		t.Fatalf("%d batch tasks, want 1", len(batch))
+	}
+	return batch[0]
+}
+
 // pendingOfType lists the delivery queue's pending tasks of one type.
 func (f *batchFixture) pendingOfType(t *testing.T, typ string) []*asynq.TaskInfo {
 	t.Helper()
@@ -105,17 +115,14 @@ func TestBatch_ReconcileWaitsRecoverResumes(t *testing.T) {
 	t.Parallel()
 	f := newBatchFixture(t)
 	f.createCustomer(t, "ann@example.com")
-	batch := f.pendingOfType(t, outbound.TypeDeliverBatch)
-	if len(batch) != 1 {
-		t.Fatalf("%d batch tasks, want 1", len(batch))
-	}
+	batch := f.oneBatch(t)
 	ctx := context.Background()
 	svc := f.Server.Outbound
 	f.clock.add(10 * time.Minute) // far past ReconcileGrace
 	if n, err := svc.Reconcile(ctx); err != nil || n != 0 {
 		t.Fatalf("Reconcile with the batch still queued = %d, %v; want 0 (nothing lost)", n, err)
 	}
-	if err := f.insp.ArchiveTask(outbound.DefaultQueue, batch[0].ID); err != nil {
+	if err := f.insp.ArchiveTask(outbound.DefaultQueue, batch.ID); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := svc.Recover(ctx); err != nil || n != 3 {
@@ -153,12 +160,7 @@ func TestBatch_ReconcileWaitsRecoverResumes(t *testing.T) {
 func TestBatch_SlowWebhookDoesNotHoldUpAFastOneOnTheSameEvents(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	hold := make(chan struct{})
-	slow := receiver.New(t, receiver.Reply{Status: 200, Hold: hold})
-	t.Cleanup(func() { close(hold) }) // before the receiver's Close, which waits for held requests
-	fast := receiver.New(t)
-	ws := f.webhook(t, slow, map[string]any{"timeout": "30s"})
-	wf := f.webhook(t, fast, nil)
+	slow, fast, ws, wf := f.slowAndFast(t)
 	f.activate(t, wf.ID)
 	fast.WaitFor(t, 1, 10*time.Second) // its activation test
 	f.activate(t, ws.ID)
@@ -203,14 +205,11 @@ func TestBatch_ReadsItsEventOnce(t *testing.T) {
 	t.Parallel()
 	f := newBatchFixture(t)
 	f.createCustomer(t, "ann@example.com")
-	batch := f.pendingOfType(t, outbound.TypeDeliverBatch)
-	if len(batch) != 1 {
-		t.Fatalf("%d batch tasks, want 1", len(batch))
-	}
+	batch := f.oneBatch(t)
 	var p struct {
 		E string `json:"e"`
 	}
-	if err := json.Unmarshal(batch[0].Payload, &p); err != nil {
+	if err := json.Unmarshal(batch.Payload, &p); err != nil {
 		t.Fatal(err)
 	}
 	reads := &eventReads{key: f.Server.Keys.Event(f.acct.ID, p.E)}

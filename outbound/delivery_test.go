@@ -326,12 +326,7 @@ func TestRotation_BothSecretsSign(t *testing.T) {
 func TestSlowEndpointDoesNotDelayOthers(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	hold := make(chan struct{})
-	slow := receiver.New(t, receiver.Reply{Status: 200, Hold: hold})
-	t.Cleanup(func() { close(hold) }) // before the receiver's Close, which waits for held requests
-	fast := receiver.New(t)
-	ws := f.webhook(t, slow, map[string]any{"timeout": "30s"})
-	wf := f.webhook(t, fast, nil)
+	slow, fast, ws, wf := f.slowAndFast(t)
 	f.Do("PATCH", "/v1/webhooks/"+ws.ID, f.acct.Key, map[string]any{"active": true}).Want(200)
 	for i := 0; i < 60; i++ {
 		f.createCustomer(t, "c"+strconv.Itoa(i)+"@example.com")

@@ -126,3 +126,17 @@ func only(reqs []receiver.Request, eventType string) []receiver.Request {
 	}
 	return out
 }
+
+// slowAndFast makes two webhooks: ws on a receiver that holds every answer
+// until the test ends (timeout 30 s), wf on one that answers at once.
+// Neither is activated.
+func (f *fixture) slowAndFast(t *testing.T) (slow, fast *receiver.Receiver, ws, wf webhookJSON) {
+	t.Helper()
+	hold := make(chan struct{})
+	slow = receiver.New(t, receiver.Reply{Status: 200, Hold: hold})
+	t.Cleanup(func() { close(hold) }) // before the receiver's Close, which waits for held requests
+	fast = receiver.New(t)
+	ws = f.webhook(t, slow, map[string]any{"timeout": "30s"})
+	wf = f.webhook(t, fast, nil)
+	return slow, fast, ws, wf
+}
